@@ -1,0 +1,128 @@
+/**
+ * What every HTTP service of the platform shares: ECS JSON logs, a request id taken from
+ * X-Request-Id (or made) and echoed back, JSON errors, /health, and Prometheus /metrics.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { loggerOptions } from './logger.ts';
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface ServiceOptions {
+  service: string;
+  logLevel?: string;
+  bodyLimit?: number;
+  fastify?: Partial<FastifyServerOptions>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Registry;
+  }
+}
+
+export function createService(opts: ServiceOptions): FastifyInstance {
+  const app = Fastify({
+    logger: loggerOptions(opts.service, opts.logLevel),
+    genReqId: (req) => {
+      const given = req.headers[REQUEST_ID_HEADER];
+      return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    requestIdHeader: false,
+    bodyLimit: opts.bodyLimit,
+    ...opts.fastify,
+  });
+
+  const registry = new Registry();
+  registry.setDefaultLabels({ service: opts.service });
+  collectDefaultMetrics({ register: registry });
+  app.decorate('metrics', registry);
+  const httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route and status',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header(REQUEST_ID_HEADER, req.id);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    httpDuration.labels(req.method, route, String(reply.statusCode)).observe(reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; headers?: Record<string, string> }, req, reply) => {
+    if (err.headers) void reply.headers(err.headers);
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    else req.log.info({ err: { message: err.message, code: err.code } }, 'request rejected');
+    const message = status >= 500 && !err.statusCode ? 'internal error' : err.message;
+    void reply.status(status).send({ statusCode: status, error: httpErrorName(status), message, request_id: req.id });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ statusCode: 404, error: 'Not Found', message: `no route ${req.method} ${req.url}`, request_id: req.id });
+  });
+
+  app.get('/health', async () => ({ status: 'ok', service: opts.service }));
+  app.get('/metrics', async (_req, reply) => {
+    void reply.type(registry.contentType);
+    return registry.metrics();
+  });
+  return app;
+}
+
+const NAMES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+export function httpErrorName(status: number): string {
+  return NAMES[status] ?? (status >= 500 ? 'Server Error' : 'Client Error');
+}
+
+/** An error that becomes a JSON answer with this status. */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** Stops the service cleanly on SIGINT/SIGTERM. */
+export function closeOnSignals(app: FastifyInstance, extra?: () => Promise<void>): void {
+  let closing = false;
+  const stop = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down');
+    void app
+      .close()
+      .then(() => extra?.())
+      .then(
+        () => process.exit(0),
+        (err) => {
+          app.log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}

@@ -1,0 +1,59 @@
+/** Builds v1 of a model from its pretrained checkpoint in the pinned data sources. */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic } from './atomicFile.ts';
+import { dataFolder, exists, sourcesUnder, type DataLocation } from './dataSources.ts';
+import { loadCheckpoint } from './network/checkpoint.ts';
+import { exportOnnx } from './network/onnxFormat.ts';
+import { ModelStore, type ModelCard } from './modelStore.ts';
+import { STYLES, type ModelSpec } from './styles.ts';
+
+export const checkpointPrefix = (style: string) => `models/fast-style/${style}/`;
+
+export interface PullResult {
+  model: string;
+  version: string;
+  created: boolean;
+}
+
+/** Imports the pretrained network as the model's first version, unless it has one already. */
+export async function pullPretrained(store: ModelStore, spec: ModelSpec, loc: DataLocation): Promise<PullResult> {
+  const existing = await store.versions(spec.name);
+  const styleImage = store.styleImagePath(spec.name);
+  const prefix = checkpointPrefix(spec.style);
+  const root = await dataFolder(prefix, loc);
+  const folder = path.join(root, prefix);
+  if (!(await exists(styleImage))) await writeFileAtomic(styleImage, await readFile(path.join(folder, 'style.jpg')));
+  if (existing.length > 0) {
+    const latest = await store.latest(spec.name);
+    if (!latest) await store.setLatest(spec.name, `${spec.name}_v${existing[existing.length - 1]}`);
+    return { model: spec.name, version: (await store.latest(spec.name))!, created: false };
+  }
+
+  const weights = await loadCheckpoint(folder);
+  const sources = sourcesUnder(prefix);
+  const info = STYLES[spec.style]!;
+  const onnx = exportOnnx(weights, { model: spec.name, style: spec.style, source: 'pretrained' });
+  const card = await store.addVersion(spec.name, onnx, (version, n): ModelCard => ({
+    model: spec.name,
+    version,
+    version_number: n,
+    parent: null,
+    style: spec.style,
+    title: info.title,
+    artist: info.artist,
+    licence: sources[0]!.license,
+    created_at: new Date().toISOString(),
+    source: {
+      kind: 'pretrained',
+      repo: sources[0]!.repo,
+      commit: sources[0]!.commit,
+      files: sources.map((s) => ({ path: s.path, sha256: s.sha256 })),
+    },
+    artefact: { file: `${version}.onnx`, sha256: createHash('sha256').update(onnx).digest('hex'), bytes: onnx.byteLength },
+    metrics: {},
+  }));
+  if (!(await store.latest(spec.name))) await store.setLatest(spec.name, card.version);
+  return { model: spec.name, version: card.version, created: true };
+}

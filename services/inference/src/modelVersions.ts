@@ -1,0 +1,155 @@
+/**
+ * Loaded versions of one model. The live version follows latest.txt (polled), other
+ * versions load on demand and stay in a small LRU. A replaced session is released only
+ * after the requests already using it have finished, so a reload never fails them.
+ */
+import { readFile } from 'node:fs/promises';
+import * as ort from 'onnxruntime-node';
+import type { FastifyBaseLogger } from 'fastify';
+import { ModelStore, ONNX_INPUT, ONNX_OUTPUT } from '@nst/common';
+
+export class UnknownVersionError extends Error {}
+
+class LoadedVersion {
+  private users = 0;
+  private retired = false;
+  constructor(
+    readonly version: string,
+    readonly session: ort.InferenceSession,
+  ) {}
+
+  async run(pixels: Float32Array, width: number, height: number): Promise<Float32Array> {
+    this.users++;
+    try {
+      const input = new ort.Tensor('float32', pixels, [1, height, width, 3]);
+      const out = await this.session.run({ [ONNX_INPUT]: input });
+      return out[ONNX_OUTPUT]!.data as Float32Array;
+    } finally {
+      this.users--;
+      if (this.retired && this.users === 0) void this.release();
+    }
+  }
+
+  retire(): void {
+    this.retired = true;
+    if (this.users === 0) void this.release();
+  }
+
+  private async release(): Promise<void> {
+    await this.session.release().catch(() => undefined);
+  }
+}
+
+export interface ModelVersionsOptions {
+  store: ModelStore;
+  model: string;
+  threads: number;
+  extraVersions: number;
+  reloadIntervalMs: number;
+  log: FastifyBaseLogger;
+  onLoaded?: (version: string, ms: number) => void;
+}
+
+export class ModelVersions {
+  private live: LoadedVersion | null = null;
+  private readonly extra = new Map<string, LoadedVersion>();
+  private readonly loading = new Map<string, Promise<LoadedVersion>>();
+  private timer: NodeJS.Timeout | null = null;
+  private checking = false;
+
+  constructor(private readonly opts: ModelVersionsOptions) {}
+
+  get liveVersion(): string | null {
+    return this.live?.version ?? null;
+  }
+  get loadedVersions(): string[] {
+    return [...(this.live ? [this.live.version] : []), ...this.extra.keys()];
+  }
+
+  /** Loads the live version, then keeps following latest.txt. */
+  async start(): Promise<void> {
+    await this.syncLive();
+    this.timer = setInterval(() => void this.syncLive(), this.opts.reloadIntervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.live?.retire();
+    for (const v of this.extra.values()) v.retire();
+    this.extra.clear();
+    this.live = null;
+  }
+
+  /** Re-reads latest.txt; swaps in the new live version once it is loaded. */
+  async syncLive(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      const wanted = await this.opts.store.latest(this.opts.model);
+      if (!wanted || wanted === this.live?.version) return;
+      const next = this.extra.get(wanted) ?? (await this.load(wanted));
+      this.extra.delete(wanted);
+      const previous = this.live;
+      this.live = next;
+      if (previous) this.keepAsExtra(previous);
+      this.opts.log.info({ model: this.opts.model, version: wanted, previous: previous?.version ?? null }, 'live version switched');
+    } catch (err) {
+      this.opts.log.error({ err, model: this.opts.model }, 'could not load the live version');
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  /** The session for a version (the live one when none is named). */
+  async get(version?: string): Promise<LoadedVersion> {
+    if (!version || version === this.live?.version) {
+      if (!this.live) await this.syncLive();
+      if (!this.live) throw new UnknownVersionError(`${this.opts.model} has no live version yet`);
+      if (!version || version === this.live.version) return this.live;
+    }
+    const cached = this.extra.get(version);
+    if (cached) {
+      this.extra.delete(version); // re-insert: most recently used last
+      this.extra.set(version, cached);
+      return cached;
+    }
+    if (!(await this.opts.store.hasVersion(this.opts.model, version))) {
+      throw new UnknownVersionError(`${this.opts.model} has no version ${version}`);
+    }
+    const loaded = await this.load(version);
+    this.keepAsExtra(loaded);
+    return loaded;
+  }
+
+  private keepAsExtra(v: LoadedVersion): void {
+    if (this.extra.has(v.version)) return;
+    this.extra.set(v.version, v);
+    while (this.extra.size > this.opts.extraVersions) {
+      const [oldest, old] = this.extra.entries().next().value as [string, LoadedVersion];
+      this.extra.delete(oldest);
+      old.retire();
+    }
+  }
+
+  private load(version: string): Promise<LoadedVersion> {
+    const pending = this.loading.get(version);
+    if (pending) return pending;
+    const started = performance.now();
+    const promise = (async () => {
+      const bytes = await readFile(this.opts.store.onnxPath(this.opts.model, version));
+      const session = await ort.InferenceSession.create(bytes, {
+        intraOpNumThreads: this.opts.threads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+      });
+      const ms = performance.now() - started;
+      this.opts.onLoaded?.(version, ms);
+      this.opts.log.info({ model: this.opts.model, version, load_ms: Math.round(ms) }, 'model version loaded');
+      return new LoadedVersion(version, session);
+    })().finally(() => this.loading.delete(version));
+    this.loading.set(version, promise);
+    return promise;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Admission control: at most `concurrency` jobs run, at most `capacity` wait; anything
+ * beyond is refused at once (the caller answers 503 + Retry-After) instead of piling up.
+ */
+export class QueueFullError extends Error {
+  constructor(readonly waiting: number) {
+    super(`the inference queue is full (${waiting} waiting)`);
+  }
+}
+
+export class WorkQueue {
+  private running = 0;
+  private readonly waiters: Array<() => void> = [];
+
+  constructor(
+    private readonly concurrency: number,
+    private readonly capacity: number,
+  ) {}
+
+  get depth(): number {
+    return this.waiters.length;
+  }
+  get active(): number {
+    return this.running;
+  }
+
+  /** Runs job when a slot is free; resolves with its result and the time spent waiting. */
+  async run<T>(job: () => Promise<T>): Promise<{ result: T; waitedMs: number }> {
+    const queuedAt = performance.now();
+    if (this.running >= this.concurrency) {
+      if (this.waiters.length >= this.capacity) throw new QueueFullError(this.waiters.length);
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    } else {
+      this.running++;
+    }
+    const waitedMs = performance.now() - queuedAt;
+    try {
+      return { result: await job(), waitedMs };
+    } finally {
+      const next = this.waiters.shift();
+      if (next) next(); // hand the slot over without releasing it
+      else this.running--;
+    }
+  }
+}
