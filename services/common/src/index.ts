@@ -10,3 +10,4 @@ export * from './styles.ts';
 export * from './network/styleNet.ts';
 export * from './network/onnxFormat.ts';
 export * from './network/checkpoint.ts';
+export * from './adminToken.ts';
