@@ -112,6 +112,10 @@ export class RunningStack {
     return child;
   }
 
+  pid(name: string): number | undefined {
+    return this.children.get(name)?.pid;
+  }
+
   /** Stops one service (SIGTERM, then SIGKILL after a grace period). */
   async stopOne(name: string, graceMs = 5000): Promise<void> {
     const child = this.children.get(name);

@@ -3,7 +3,7 @@
  * X-Request-Id (or made) and echoed back, JSON errors, /health, and Prometheus /metrics.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { loggerOptions } from './logger.ts';
 
@@ -32,7 +32,7 @@ export function createService(opts: ServiceOptions): FastifyInstance {
     },
     requestIdHeader: false,
     // One log line per request (below), not two; probes and scrapes only at debug level.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit,
     ...opts.fastify,
   });
