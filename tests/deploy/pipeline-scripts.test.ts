@@ -7,13 +7,14 @@
 import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createService } from '@nst/common';
 import { countBadFeedback, gateFromStats, gateFromStore, parseFeedbackLines } from '@nst/common/feedbackGate';
 import { smokeTest } from '../../scripts/pipeline/smoke-test.ts';
 import { dataMirror, startTestStack, type TestStack } from '../support/stack.ts';
 import { rel, run } from './tools.ts';
+
+type FastifyInstance = ReturnType<typeof createService>;
 
 const tsx = rel('node_modules/.bin/tsx');
 const script = (name: string) => rel('scripts/pipeline', name);
