@@ -88,7 +88,7 @@ describe('canary routing', () => {
       expect((await rate(onV2, 'bad')).status).toBe(201);
     }
     const stats = await getJson(`${s.gatewayUrl}/api/models/model1/stats`);
-    const byVersion = Object.fromEntries((stats.body.versions as { version: string }[]).map((v) => [v.version, v])) as Record<string, { requests: number; good: number; bad: number; bad_rate: number; bad_rate_ci95: number[]; parent: string | null }>;
+    const byVersion = Object.fromEntries((stats.body.versions as { version: string }[]).map((v) => [v.version, v])) as unknown as Record<string, { requests: number; good: number; bad: number; bad_rate: number; bad_rate_ci95: number[]; parent: string | null }>;
     expect(byVersion.model1_v1).toMatchObject({ good: 2, bad: 0, bad_rate: 0 });
     expect(byVersion[v2]).toMatchObject({ good: 0, bad: 2, bad_rate: 1, parent: 'model1_v1' });
     expect(byVersion.model1_v1!.requests).toBeGreaterThan(3);
