@@ -1,5 +1,5 @@
 /** What the gateway's routes share, built once in app.ts. */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { FeedbackStats, LineAppender, ModelStore, RoutingStore } from '@nst/common';
 import path from 'node:path';
 import type { GatewayConfig } from './config.ts';
@@ -25,6 +25,21 @@ export function createContext(config: GatewayConfig, registry: Registry) {
   const routing = new RoutingStore(store);
   const feedbackFile = path.join(config.NST_STORAGE_DIR, 'feedback.jsonl');
   const requestsFile = path.join(config.NST_STORAGE_DIR, 'requests.jsonl');
+  new Gauge({
+    name: 'nst_model_traffic_percent',
+    help: 'Share of traffic each model version receives (live and canary candidate)',
+    labelNames: ['model', 'version', 'role'] as const,
+    registers,
+    async collect() {
+      this.reset();
+      for (const m of config.NST_MODELS) {
+        const [live, policy] = await Promise.all([store.latest(m.name), routing.policy(m.name)]);
+        const canary = policy.candidate && policy.candidate !== live ? policy.percent : 0;
+        if (live) this.set({ model: m.name, version: live, role: 'live' }, 100 - canary);
+        if (canary > 0) this.set({ model: m.name, version: policy.candidate!, role: 'canary' }, canary);
+      }
+    },
+  });
   return {
     config,
     store,
