@@ -182,6 +182,7 @@ describe.skipIf(!haveChromium)('browser UI against the real stack', () => {
     const page = await openPage({ width: 390, height: 844 });
     await thumbnailsLoaded(page);
     await page.setInputFiles('#file-input', PHOTO);
+    await page.click('.options summary'); // the output options are folded away by default
     await page.selectOption('#size-select', '512');
     await page.click('#stylize-btn');
     await page.waitForSelector('#result-card:not([hidden])', { timeout: 120_000 });
