@@ -178,10 +178,22 @@ describe.skipIf(!haveChromium)('browser UI against the real stack', () => {
     expect(await page.getByRole('button', { name: 'Stylise' }).isDisabled()).toBe(true);
   }, 30_000);
 
-  it('fits a phone screen (390x844) without horizontal overflow', async () => {
+  it('takes a dropped photo and fits a phone screen (390x844) without horizontal overflow', async () => {
     const page = await openPage({ width: 390, height: 844 });
     await thumbnailsLoaded(page);
-    await page.setInputFiles('#file-input', PHOTO);
+    // This time the photo arrives by drag and drop onto the drop zone.
+    const photo = (await readFile(PHOTO)).toString('base64');
+    const dataTransfer = await page.evaluateHandle((b64) => {
+      const dt = new DataTransfer();
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      dt.items.add(new File([bytes], 'dropped.jpg', { type: 'image/jpeg' }));
+      return dt;
+    }, photo);
+    await page.dispatchEvent('#drop-zone', 'dragenter', { dataTransfer });
+    expect(await page.getAttribute('#drop-zone', 'class')).toContain('dragging');
+    await page.dispatchEvent('#drop-zone', 'drop', { dataTransfer });
+    await page.waitForFunction(() => (document.querySelector<HTMLImageElement>('#preview-img')?.naturalWidth ?? 0) > 0);
+    expect(await page.locator('#preview-caption').innerText()).toContain('dropped.jpg');
     await page.click('.options summary'); // the output options are folded away by default
     await page.selectOption('#size-select', '512');
     await page.click('#stylize-btn');
