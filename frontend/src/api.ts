@@ -7,6 +7,8 @@ export interface ModelInfo {
   artist: string;
   live_version: string | null;
   versions: string[];
+  /** A candidate version getting a share of traffic (A/B), if any. */
+  canary?: { version: string; percent: number } | null;
   style_image_url: string;
   thumbnail_url: string;
 }
