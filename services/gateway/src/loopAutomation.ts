@@ -5,7 +5,7 @@
  * (NST_AUTO_FINETUNE).
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { decideCanary, feedbackGate } from '@nst/common';
+import { decideCanary, gateFromStats } from '@nst/common';
 import type { GatewayContext } from './context.ts';
 import type { FinetuneClient } from './finetuneClient.ts';
 import type { ModelOps } from './modelOps.ts';
@@ -42,7 +42,7 @@ export class LoopAutomation {
         }
       }
       if (c.NST_AUTO_FINETUNE && !stats.canary && live) {
-        const gate = feedbackGate({ model, liveVersion: live.version, badForLive: live.bad, threshold: c.NST_FEEDBACK_GATE_THRESHOLD });
+        const gate = gateFromStats(stats, c.NST_FEEDBACK_GATE_THRESHOLD);
         if (!gate.trigger || (await this.jobActive(model))) return;
         const body = { steps: 20, image_size: 128, batch_size: 1, data: 'both', ...c.NST_AUTO_FINETUNE_PARAMS, model, publish: 'canary', canary_percent: c.NST_AUTO_CANARY_PERCENT };
         const res = await this.finetune.call('POST', '/finetune', body);
@@ -52,7 +52,7 @@ export class LoopAutomation {
         }
         const id = (res.body as { id: string }).id;
         this.jobs.set(model, id);
-        this.log.info({ nst: { event: 'feedback_gate', model, version: live.version, job: { id } } }, `feedback gate: ${gate.reason}; fine-tune ${id} started`);
+        this.log.info({ nst: { event: 'feedback_gate', model, version: live.version, job: { id } } }, `feedback gate: ${gate.bad} bad ratings for ${live.version} (threshold ${gate.threshold}); fine-tune ${id} started`);
       }
     } catch (err) {
       this.log.error({ err, nst: { model } }, 'feedback loop automation failed');
