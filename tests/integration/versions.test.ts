@@ -3,39 +3,19 @@
  * failing requests in flight; excess load gets 503 + Retry-After; a silent inference
  * service gets 503 within the configured bound.
  */
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelStore, dataFolder, exportOnnx, loadCheckpoint, pullPretrained, type ModelCard } from '@nst/common';
+import { ModelStore, pullPretrained } from '@nst/common';
 import { buildInferenceApp } from '../../services/inference/src/app.ts';
 import { loadInferenceConfig } from '../../services/inference/src/config.ts';
 import { buildGatewayApp } from '../../services/gateway/src/app.ts';
 import { loadGatewayConfig } from '../../services/gateway/src/config.ts';
 import { contentPhoto, dataMirror, startTestStack, type TestStack } from '../support/stack.ts';
+import { publishVersionFromStyle } from '../support/models.ts';
 import { stylize } from '../support/http.ts';
-
-/** Publishes another pretrained style's weights as the model's next version. */
-async function publishVersionFromStyle(store: ModelStore, model: string, style: string): Promise<string> {
-  const loc = { mirror: dataMirror(), cacheDir: path.join(store.root, 'data-cache') };
-  const root = await dataFolder(`models/fast-style/${style}/`, loc);
-  const onnx = exportOnnx(await loadCheckpoint(path.join(root, `models/fast-style/${style}`)));
-  const card = await store.addVersion(model, onnx, (version, n): ModelCard => ({
-    model,
-    version,
-    version_number: n,
-    parent: `${model}_v1`,
-    style,
-    licence: 'test',
-    created_at: new Date().toISOString(),
-    source: { kind: 'test', style },
-    artefact: { file: `${version}.onnx`, sha256: createHash('sha256').update(onnx).digest('hex'), bytes: onnx.byteLength },
-    metrics: {},
-  }));
-  return card.version;
-}
 
 describe('hot reload', () => {
   let s: TestStack;

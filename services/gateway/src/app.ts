@@ -1,16 +1,22 @@
 /** The API gateway: composes plugins and routes; main.ts only starts it. */
 import { access, constants } from 'node:fs/promises';
+import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
-import { HttpError, createService } from '@nst/common';
+import { HttpError, createService, ensureAdminToken } from '@nst/common';
 import type { GatewayConfig } from './config.ts';
 import { createContext, type GatewayContext } from './context.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
 import { imageRoutes } from './routes/images.ts';
 import { modelRoutes } from './routes/models.ts';
 import { stylizeRoutes } from './routes/stylize.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { statsRoutes } from './routes/stats.ts';
+import { FinetuneClient } from './finetuneClient.ts';
+import { LoopAutomation } from './loopAutomation.ts';
+import { ModelOps } from './modelOps.ts';
 
 export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: FastifyInstance; ctx: GatewayContext }> {
   const app = createService({ service: 'gateway', logLevel: config.LOG_LEVEL, bodyLimit: 1024 * 1024 });
@@ -19,8 +25,10 @@ export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: Fas
   await app.register(swagger, {
     openapi: {
       info: { title: 'NST platform API', version: '1.0.0', description: 'Neural style transfer: stylise photos, rate results, inspect models.' },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
     },
   });
+  await app.register(cookie);
   await app.register(multipart, {
     limits: { fileSize: config.NST_MAX_UPLOAD_BYTES, files: 1, fields: 10, fieldSize: 1024, parts: 12 },
     throwFileSizeLimit: true,
@@ -32,8 +40,15 @@ export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: Fas
     }
   });
 
+  const { token } = await ensureAdminToken(config.NST_STORAGE_DIR, config.NST_ADMIN_TOKEN);
+  const ops = new ModelOps(ctx.store, ctx.routing, app.log);
+  const finetune = new FinetuneClient(config.NST_FINETUNE_URL, token);
+  const loop = new LoopAutomation(ctx, ops, finetune, app.log);
+
   stylizeRoutes(app, ctx);
-  feedbackRoutes(app, ctx);
+  feedbackRoutes(app, ctx, (model) => loop.afterFeedback(model));
+  statsRoutes(app, ctx);
+  adminRoutes(app, ctx, ops, finetune, token);
   modelRoutes(app, ctx);
   imageRoutes(app, ctx);
 

@@ -36,6 +36,26 @@ const schema = z
     NST_FRONTEND_DIR: z.string().default(DEFAULT_FRONTEND_DIR).transform((p) => path.resolve(p)),
     NST_FINETUNE_URL: z.string().url().default('http://127.0.0.1:8005'),
     NST_ADMIN_TOKEN: z.string().min(16).optional(),
+    /** Automatic canary rule: promote or roll back once both versions have enough ratings. */
+    NST_AUTO_DECIDE: booleanFlag(false),
+    NST_AUTO_MIN_RATED: positiveInt(20),
+    NST_AUTO_MARGIN: z.coerce.number().min(0).max(1).default(0.05),
+    /** Feedback gate: over the threshold of bad ratings for the live version, fine-tune and canary. */
+    NST_AUTO_FINETUNE: booleanFlag(false),
+    NST_FEEDBACK_GATE_THRESHOLD: z.coerce.number().int().min(0).default(5),
+    NST_AUTO_CANARY_PERCENT: z.coerce.number().min(1).max(100).default(20),
+    /** Training parameters for automatic fine-tunes (JSON, merged into the POST /finetune body). */
+    NST_AUTO_FINETUNE_PARAMS: z
+      .string()
+      .default('{}')
+      .transform((s, ctx) => {
+        try {
+          return JSON.parse(s) as Record<string, unknown>;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be a JSON object' });
+          return z.NEVER;
+        }
+      }),
   })
   .transform((c, ctx) => {
     const inferenceUrls: Record<string, string> = {};

@@ -1,6 +1,6 @@
 /** What the gateway's routes share, built once in app.ts. */
-import { Counter, Histogram, type Registry } from 'prom-client';
-import { LineAppender, ModelStore } from '@nst/common';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { FeedbackStats, LineAppender, ModelStore, RoutingStore } from '@nst/common';
 import path from 'node:path';
 import type { GatewayConfig } from './config.ts';
 import { ImageStore } from './imageStore.ts';
@@ -22,15 +22,37 @@ export function createContext(config: GatewayConfig, registry: Registry) {
     upstreamErrors: new Counter({ name: 'nst_upstream_errors_total', help: 'Failed calls to inference services by model and reason', labelNames: ['model', 'reason'] as const, registers }),
   };
   const store = new ModelStore(config.NST_STORAGE_DIR);
+  const routing = new RoutingStore(store);
+  const feedbackFile = path.join(config.NST_STORAGE_DIR, 'feedback.jsonl');
+  const requestsFile = path.join(config.NST_STORAGE_DIR, 'requests.jsonl');
+  new Gauge({
+    name: 'nst_model_traffic_percent',
+    help: 'Share of traffic each model version receives (live and canary candidate)',
+    labelNames: ['model', 'version', 'role'] as const,
+    registers,
+    async collect() {
+      this.reset();
+      for (const m of config.NST_MODELS) {
+        const [live, policy] = await Promise.all([store.latest(m.name), routing.policy(m.name)]);
+        const canary = policy.candidate && policy.candidate !== live ? policy.percent : 0;
+        if (live) this.set({ model: m.name, version: live, role: 'live' }, 100 - canary);
+        if (canary > 0) this.set({ model: m.name, version: policy.candidate!, role: 'canary' }, canary);
+      }
+    },
+  });
   return {
     config,
     store,
     metrics,
     images: new ImageStore(config.NST_STORAGE_DIR),
-    resolver: new VersionResolver(store),
+    routing,
+    resolver: new VersionResolver(store, routing),
+    stats: new FeedbackStats(feedbackFile, requestsFile),
+    /** One line per served stylise request: the per-version request counts. */
+    requestLog: new LineAppender(requestsFile),
     inference: new InferenceClient(config.inferenceUrls, config.NST_INFERENCE_TIMEOUT_MS, (model, reason) => metrics.upstreamErrors.labels(model, reason).inc()),
-    feedbackLog: new LineAppender(path.join(config.NST_STORAGE_DIR, 'feedback.jsonl')),
-    feedbackFile: path.join(config.NST_STORAGE_DIR, 'feedback.jsonl'),
+    feedbackLog: new LineAppender(feedbackFile),
+    feedbackFile,
     modelNames: new Set(config.NST_MODELS.map((m) => m.name)),
   };
 }

@@ -1,17 +1,31 @@
-/** Which version of a model serves a request: the live one named by latest.txt. */
-import { HttpError, type ModelStore } from '@nst/common';
+/**
+ * Which version of a model serves a request: a pinned one (X-Model-Version), else the
+ * canary candidate for the clients whose sticky bucket falls in its share, else the live
+ * version named by latest.txt.
+ */
+import { createHash } from 'node:crypto';
+import { HttpError, type ModelStore, type RoutingStore } from '@nst/common';
 
 export interface Resolution {
   version: string;
-  /** Why this version: 'live', 'pinned', or 'canary'. */
+  /** Why this version was chosen. */
   reason: 'live' | 'pinned' | 'canary';
+}
+
+/** A client's stable position in 0..100 for a model: the same user sees the same version. */
+export function clientBucket(clientId: string, model: string): number {
+  const h = createHash('sha256').update(`${model}\u0000${clientId}`).digest();
+  return (h.readUInt32BE(0) % 10_000) / 100;
 }
 
 export class VersionResolver {
   /** latest.txt contents cached by modification time: one stat per request. */
   private readonly cache = new Map<string, { mtime: number; version: string | null }>();
 
-  constructor(private readonly store: ModelStore) {}
+  constructor(
+    private readonly store: ModelStore,
+    private readonly routing: RoutingStore,
+  ) {}
 
   async live(model: string): Promise<string | null> {
     const mtime = await this.store.latestMtime(model);
@@ -22,13 +36,17 @@ export class VersionResolver {
     return version;
   }
 
-  async resolve(model: string, pinned?: string): Promise<Resolution> {
-    if (pinned) {
-      if (!(await this.store.hasVersion(model, pinned))) throw new HttpError(404, `model ${model} has no version ${pinned}`);
-      return { version: pinned, reason: 'pinned' };
+  async resolve(model: string, opts: { pinned?: string; clientId?: string } = {}): Promise<Resolution> {
+    if (opts.pinned) {
+      if (!(await this.store.hasVersion(model, opts.pinned))) throw new HttpError(404, `model ${model} has no version ${opts.pinned}`);
+      return { version: opts.pinned, reason: 'pinned' };
     }
-    const version = await this.live(model);
-    if (!version) throw new HttpError(503, `model ${model} has no live version yet (run pnpm models:pull)`);
-    return { version, reason: 'live' };
+    const live = await this.live(model);
+    if (!live) throw new HttpError(503, `model ${model} has no live version yet (run pnpm models:pull)`);
+    const policy = await this.routing.policy(model);
+    if (policy.candidate && policy.candidate !== live && policy.percent > 0 && opts.clientId) {
+      if (clientBucket(opts.clientId, model) < policy.percent) return { version: policy.candidate, reason: 'canary' };
+    }
+    return { version: live, reason: 'live' };
   }
 }

@@ -26,7 +26,7 @@ export const feedbackBodySchema = {
   },
 } as const;
 
-export function feedbackRoutes(app: FastifyInstance, ctx: GatewayContext): void {
+export function feedbackRoutes(app: FastifyInstance, ctx: GatewayContext, afterFeedback: (model: string) => Promise<void> = async () => undefined): void {
   const handler = async (req: { body: FeedbackBody; id: string; log: FastifyInstance['log'] }, reply: { status: (n: number) => unknown }) => {
     const b = req.body;
     if (!ctx.modelNames.has(b.model)) throw new HttpError(404, `unknown model "${b.model}"`);
@@ -52,6 +52,8 @@ export function feedbackRoutes(app: FastifyInstance, ctx: GatewayContext): void 
     await ctx.feedbackLog.append(JSON.stringify(line));
     ctx.metrics.feedback.labels(b.feedback, b.model, record.version).inc();
     req.log.info({ nst: { event: 'feedback', rating: b.feedback, model: b.model, version: record.version } }, 'feedback recorded');
+    // The loop's decisions run after the answer: a rating never waits for them.
+    setImmediate(() => void afterFeedback(b.model));
     reply.status(201);
     return { status: 'recorded', version: record.version };
   };

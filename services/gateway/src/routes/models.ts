@@ -10,6 +10,7 @@ export function modelRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     const models = await Promise.all(
       ctx.config.NST_MODELS.map(async (m) => {
         const info = STYLES[m.style]!;
+        const policy = await ctx.routing.policy(m.name);
         return {
           name: m.name,
           style: m.style,
@@ -17,6 +18,7 @@ export function modelRoutes(app: FastifyInstance, ctx: GatewayContext): void {
           artist: info.artist,
           live_version: await ctx.resolver.live(m.name),
           versions: (await ctx.store.versions(m.name)).map((n) => versionName(m.name, n)),
+          canary: policy.candidate && policy.percent > 0 ? { version: policy.candidate, percent: policy.percent } : null,
           style_image_url: `/api/models/${m.name}/style.jpg`,
           thumbnail_url: `/api/models/${m.name}/style.jpg?w=256`,
         };

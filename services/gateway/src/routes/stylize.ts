@@ -1,7 +1,8 @@
 /** POST /api/stylize (and the seed's /stylize): upload in, stylised image stored, JSON out. */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError, OUTPUT_FORMATS, probeImage, type OutputFormat } from '@nst/common';
 import type { GatewayContext } from '../context.ts';
+import { clientIdOf } from '../clientId.ts';
 
 interface StylizeForm {
   image?: Buffer;
@@ -34,6 +35,7 @@ export const stylizeResponseSchema = {
   properties: {
     model: { type: 'string' },
     version: { type: 'string' },
+    routing: { type: 'string', enum: ['live', 'canary', 'pinned'] },
     content_image_filename: { type: 'string' },
     output_image_filename: { type: 'string' },
     input_url: { type: 'string' },
@@ -47,7 +49,7 @@ export const stylizeResponseSchema = {
 
 export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   const { config, metrics } = ctx;
-  const handler = async (req: FastifyRequest) => {
+  const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     const started = performance.now();
     const form = await readForm(req);
     const uploadedAt = performance.now();
@@ -66,7 +68,9 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     if (!OUTPUT_FORMATS.includes(format)) throw new HttpError(400, `format must be one of ${OUTPUT_FORMATS.join(', ')}`);
 
     const info = await probeImage(form.image, config.NST_MAX_PIXELS);
-    const { version } = await ctx.resolver.resolve(model);
+    const pinned = req.headers['x-model-version'];
+    const clientId = clientIdOf(req, reply);
+    const { version, reason } = await ctx.resolver.resolve(model, { pinned: typeof pinned === 'string' && pinned ? pinned : undefined, clientId });
     const inputName = ctx.images.newInputName(info.format);
     const savingInput = ctx.images.saveInput(inputName, form.image);
     let result;
@@ -88,15 +92,19 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       height: result.height,
       created_at: new Date().toISOString(),
       request_id: String(req.id),
+      client_id: clientId,
     });
+    await ctx.requestLog.append(JSON.stringify({ at: new Date().toISOString(), model, version: result.version, routing: reason }));
     const done = performance.now();
     const totalMs = done - started;
     metrics.stylizeRequests.labels(model, result.version, '200').inc();
     metrics.stylizeSeconds.labels(model, result.version).observe(totalMs / 1000);
     req.log.info({ nst: { event: 'stylize', model, version: result.version, duration_ms: Math.round(totalMs), width: result.width, height: result.height } }, 'stylized');
+    void reply.header('x-model-version', result.version);
     return {
       model,
       version: result.version,
+      routing: reason,
       content_image_filename: inputName,
       output_image_filename: outputName,
       input_url: `/api/images/inputs/${inputName}`,
@@ -115,7 +123,9 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   };
   const schema = {
     summary: 'Stylise a photo with a model',
-    description: 'multipart/form-data: image (file), model, optional max_size (16..limit, default 1024) and format (png, jpeg, webp).',
+    description:
+      'multipart/form-data: image (file), model, optional max_size (16..limit, default 1024) and format (png, jpeg, webp). ' +
+      'X-Client-Id (or the nst_client cookie) keeps a client on one version during a canary; X-Model-Version pins a version.',
     consumes: ['multipart/form-data'],
     response: { 200: stylizeResponseSchema },
   };
