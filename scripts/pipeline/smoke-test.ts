@@ -27,6 +27,8 @@ export interface SmokeResult {
   model: string;
   version: string;
   output_url: string;
+  content_image_filename: string;
+  output_image_filename: string;
   width: number;
   height: number;
   request_id: string;
@@ -85,7 +87,7 @@ export async function smokeTest(o: SmokeOptions): Promise<SmokeResult> {
   const text = await res.text();
   check(res.status === 200, `POST /api/stylize answered ${res.status}: ${text.slice(0, 300)}`);
   check(res.headers.get('x-request-id') === requestId, `x-request-id not echoed (sent ${requestId}, got ${res.headers.get('x-request-id')})`);
-  let answer: { model?: string; version?: string; output_url?: string; width?: number; height?: number };
+  let answer: { model?: string; version?: string; output_url?: string; content_image_filename?: string; output_image_filename?: string; width?: number; height?: number };
   try {
     answer = JSON.parse(text);
   } catch {
@@ -109,7 +111,13 @@ export async function smokeTest(o: SmokeOptions): Promise<SmokeResult> {
   check(stats.channels.some((c) => c.stdev > 1), 'stylised image is blank');
   log(`smoke: GET ${answer.output_url} → ${meta.format} ${meta.width}×${meta.height}`);
 
-  return { model, version: answer.version!, output_url: answer.output_url!, width: meta.width, height: meta.height, request_id: requestId, total_ms: Math.round(performance.now() - started) };
+  return {
+    model,
+    version: answer.version!,
+    output_url: answer.output_url!,
+    content_image_filename: answer.content_image_filename ?? '',
+    output_image_filename: answer.output_image_filename ?? '',
+    width: meta.width, height: meta.height, request_id: requestId, total_ms: Math.round(performance.now() - started) };
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -222,6 +222,25 @@ describe('scripts/pipeline/smoke-test.ts against the real platform', () => {
     expect(lines.join('\n')).toMatch(/POST \/api\/stylize/);
   });
 
+  it('the feedback gate counts real ratings through the real gateway stats and the real store', async () => {
+    const made = await smokeTest({ baseUrl: stack!.gatewayUrl, model: 'model1', log: () => undefined });
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${stack!.gatewayUrl}/api/feedback`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ feedback: 'bad', model: 'model1', content_image_filename: made.content_image_filename, output_image_filename: made.output_image_filename, timestamp: new Date().toISOString() }),
+      });
+      expect(res.status).toBe(201);
+    }
+    for (const source of [['--gateway-url', stack!.gatewayUrl], ['--storage-dir', stack!.storageDir]]) {
+      const over = await run(tsx, [script('feedback-gate.ts'), ...source, '--model', 'model1', '--threshold', '2']);
+      expect(over.code, over.stderr).toBe(0);
+      expect(JSON.parse(over.stdout)).toMatchObject({ trigger: ['model1'], decisions: [{ model: 'model1', live_version: 'model1_v1', bad: 3, trigger: true }] });
+      const under = await run(tsx, [script('feedback-gate.ts'), ...source, '--model', 'model1', '--threshold', '3']);
+      expect(JSON.parse(under.stdout)).toMatchObject({ trigger: [] });
+    }
+  });
+
   it('the CLI exits 0 on the real stack and 1 where nothing answers', async () => {
     const ok = await run(tsx, [script('smoke-test.ts'), '--base-url', stack!.gatewayUrl, '--model', 'model1']);
     expect(ok.code, ok.stderr).toBe(0);
