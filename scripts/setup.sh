@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the platform and its tests need on a Debian machine: system packages
 # (Chromium for the browser tests; docker-compose, ansible, ansible-lint, groovy and shellcheck
-# for the offline deployment checks in tests/deploy — kubectl, whose built-in kustomize renders
+# and nginx (run on loopback against docker/nginx.conf) for the offline deployment checks in tests/deploy — kubectl, whose built-in kustomize renders
 # the manifests, comes with the machine image), pnpm (pinned), and the workspace's dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PNPM_VERSION=12.4.2
-APT_PACKAGES=(chromium docker-compose ansible ansible-lint groovy default-jre-headless shellcheck)
+APT_PACKAGES=(chromium docker-compose ansible ansible-lint groovy default-jre-headless shellcheck nginx)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
