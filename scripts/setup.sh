@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the platform and its tests need on a Debian machine: system packages
-# (Chromium for the browser tests; docker-compose, ansible, ansible-lint, groovy and shellcheck
-# and nginx (run on loopback against docker/nginx.conf) for the offline deployment checks in tests/deploy — kubectl, whose built-in kustomize renders
-# the manifests, comes with the machine image), pnpm (pinned), and the workspace's dependencies.
+# (Chromium for the browser tests; for the offline deployment checks in tests/deploy:
+# docker-compose, ansible, ansible-lint, groovy + a JRE, shellcheck, and nginx, which the tests
+# run on loopback against docker/nginx.conf — kubectl, whose built-in kustomize renders the
+# manifests, comes with the machine image), pnpm (pinned), and the workspace's dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
