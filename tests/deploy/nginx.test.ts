@@ -4,101 +4,45 @@
  * upstream (a small HTTP server standing in for the gateway on a free port). Checks the UI,
  * /health, gzip, caching and security headers, the upload limit and the /api/ proxy.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createService } from '@nst/common';
-import { readText, run } from './tools.ts';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { startNginx, type RunningNginx } from './nginxHarness.ts';
 
 describe("docker/nginx.conf in a real nginx (Debian's)", () => {
   let dir: string;
-  let nginx: ChildProcess | undefined;
+  let nginx: RunningNginx;
   let base: string;
   const gateway = createService({ service: 'gateway-stand-in', logLevel: 'silent', bodyLimit: 64 * 1024 * 1024 });
   const seen: { url: string; requestId?: string; forwardedFor?: string }[] = [];
-  let nginxLog = '';
 
   beforeAll(async () => {
     gateway.get('/api/models', async (req) => {
       seen.push({ url: req.url, requestId: req.headers['x-request-id'] as string, forwardedFor: req.headers['x-forwarded-for'] as string });
       return { models: [{ name: 'model1' }] };
     });
+    gateway.get('/api/images/outputs/:name', async (req, reply) => reply.type('image/png').header('cache-control', 'private').send(Buffer.from(`png ${(req.params as { name: string }).name}`)));
     gateway.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 64 * 1024 * 1024 }, (_req, body, done) => done(null, body));
     gateway.post('/api/stylize', async (req) => ({ bytes: (req.body as Buffer).length }));
     await gateway.listen({ host: '127.0.0.1', port: 0 });
     const gwPort = (gateway.server.address() as { port: number }).port;
 
-    dir = await mkdtemp(path.join(tmpdir(), 'nst-nginx-'));
+    dir = await mkdtemp(path.join(tmpdir(), 'nst-nginx-html-'));
     const html = path.join(dir, 'html');
     await mkdir(html);
     await writeFile(path.join(html, 'index.html'), '<!doctype html><title>NST</title><script src="/app.js"></script>');
     await writeFile(path.join(html, 'app.js'), `// ${'stylise '.repeat(800)}\nconsole.log('nst');\n`);
-    const port = await freePort();
-    const server = readText('docker/nginx.conf')
-      .replaceAll('/tmp/', `${dir}/`)
-      .replace(/listen 8080;/, `listen 127.0.0.1:${port};`)
-      .replace(/\s*listen \[::\]:8080;/, '')
-      .replace('server gateway:8000;', `server 127.0.0.1:${gwPort};`)
-      .replace('root /usr/share/nginx/html;', `root ${html};`);
-    expect(server).toContain(`server 127.0.0.1:${gwPort};`);
-    await writeFile(path.join(dir, 'default.conf'), server);
-    await writeFile(
-      path.join(dir, 'nginx.conf'),
-      [
-        'user root;',
-        'worker_processes 1;',
-        `pid ${dir}/nginx.pid;`,
-        `error_log ${dir}/error.log warn;`,
-        'events { worker_connections 64; }',
-        'http {',
-        '  include /etc/nginx/mime.types;',
-        '  default_type application/octet-stream;',
-        `  access_log ${dir}/access.log;`,
-        `  include ${dir}/default.conf;`,
-        '}',
-        '',
-      ].join('\n'),
-    );
-    const test = await run('nginx', ['-t', '-p', dir, '-c', path.join(dir, 'nginx.conf')]);
-    expect(test.code, test.stderr).toBe(0);
-    nginx = spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    nginx.stderr!.on('data', (d) => (nginxLog += d));
-    base = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      try {
-        await fetch(`${base}/health`);
-        break;
-      } catch {
-        if (Date.now() > deadline || nginx.exitCode !== null) throw new Error(`nginx did not start: ${nginxLog}${await readFile(path.join(dir, 'error.log'), 'utf8').catch(() => '')}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    nginx = await startNginx({ root: html, gatewayPort: gwPort });
+    base = nginx.url;
   });
 
   afterAll(async () => {
-    if (nginx && nginx.exitCode === null) {
-      nginx.kill('SIGQUIT');
-      await new Promise((r) => nginx!.once('exit', r));
-    }
+    await nginx?.stop();
     await gateway.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
-
   it('answers its own /health', async () => {
     const res = await fetch(`${base}/health`);
     expect(res.status).toBe(200);
@@ -135,6 +79,13 @@ describe("docker/nginx.conf in a real nginx (Debian's)", () => {
     expect(seen.at(-1)).toMatchObject({ url: '/api/models', requestId: 'ui-req-1', forwardedFor: '127.0.0.1' });
     await fetch(`${base}/api/models`);
     expect(seen.at(-1)!.requestId).toMatch(/^[0-9a-f]{32}$/); // nginx made one
+  });
+
+  it('sends API paths that look like assets (.png, .jpg) to the gateway, not to the asset folder', async () => {
+    const res = await fetch(`${base}/api/images/outputs/abc.png`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('png abc.png');
+    expect(res.headers.get('cache-control')).toBe('private'); // the gateway's, not the asset rule's
   });
 
   it("accepts uploads up to the gateway's 25 MiB and refuses larger ones with 413", async () => {
