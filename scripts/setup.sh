@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the platform and its tests need on a Debian machine: system packages
 # (Chromium for the browser tests; for the offline deployment checks in tests/deploy:
-# docker-compose, ansible, ansible-lint, groovy + a JRE, shellcheck, and nginx, which the tests
-# run on loopback against docker/nginx.conf — kubectl, whose built-in kustomize renders the
+# docker-compose, ansible, ansible-lint, groovy + a JRE, shellcheck, and nginx and prometheus,
+# which the tests run on loopback with docker/nginx.conf and the scrape config — kubectl, whose built-in kustomize renders the
 # manifests, comes with the machine image), pnpm (pinned), and the workspace's dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PNPM_VERSION=12.4.2
-APT_PACKAGES=(chromium docker-compose ansible ansible-lint groovy default-jre-headless shellcheck nginx)
+APT_PACKAGES=(chromium docker-compose ansible ansible-lint groovy default-jre-headless shellcheck nginx prometheus)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
