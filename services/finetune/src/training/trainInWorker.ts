@@ -1,4 +1,6 @@
 /** Runs one training in a fresh worker thread (its own wasm heap, freed when it exits). */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { BackendInfo, BackendOptions } from './tfBackend.ts';
 import type { StepReport, TrainingHooks, TrainingInput, TrainingOutput } from './trainer.ts';
@@ -21,20 +23,24 @@ export interface WorkerHooks extends TrainingHooks {
 }
 
 /**
- * The worker runs TypeScript: under tsx the loader is inherited; elsewhere (vitest's own
- * workers, plain node) it is added explicitly.
+ * The worker's entry is TypeScript. Node 20 workers ignore an inherited `--import tsx`, so a
+ * tiny bootstrap registers tsx's loader inside the worker first, wherever the parent runs
+ * (tsx, vitest). A compiled .js entry is imported directly.
  */
-function workerExecArgv(): string[] {
-  if (process.execArgv.some((a) => a.includes('tsx'))) return process.execArgv;
-  return ['--import', import.meta.resolve('tsx')];
+function workerBootstrap(entry: URL): string {
+  if (!entry.pathname.endsWith('.ts')) return `import(${JSON.stringify(entry.href)});`;
+  // The ESM build of tsx's API (require.resolve finds the CJS one next to it).
+  const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+  return `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
 }
 
 export function trainInWorker(input: TrainingInput, backend: BackendOptions, hooks: WorkerHooks, signal?: AbortSignal): Promise<TrainingOutput> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new TrainingCancelledError());
-    const worker = new Worker(new URL('./trainWorker.ts', import.meta.url), {
+    const worker = new Worker(workerBootstrap(new URL('./trainWorker.ts', import.meta.url)), {
+      eval: true,
       workerData: { input, backend },
-      execArgv: workerExecArgv(),
+      execArgv: [],
     });
     let settled = false;
     const finish = (fn: () => void) => {
