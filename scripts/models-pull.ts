@@ -4,22 +4,17 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { ModelStore, createLogger, parseConfig, pullPretrained, sharedEnv } from '@nst/common';
+import { ModelStore, createLogger, parseConfig, pullAllPretrained, sharedEnv } from '@nst/common';
 
 const config = parseConfig(z.object({ NST_STORAGE_DIR: sharedEnv.NST_STORAGE_DIR, NST_DATA_MIRROR: sharedEnv.NST_DATA_MIRROR, NST_MODELS: sharedEnv.NST_MODELS }));
 const log = createLogger('models-pull');
-
-export async function pullAll(): Promise<void> {
-  const store = new ModelStore(config.NST_STORAGE_DIR);
-  const loc = { mirror: config.NST_DATA_MIRROR, cacheDir: path.join(config.NST_STORAGE_DIR, 'data-cache') };
-  log.info({ mirror: loc.mirror ?? null, store: store.root }, loc.mirror ? 'reading pretrained checkpoints from the mirror' : 'downloading pretrained checkpoints from upstream');
-  for (const spec of config.NST_MODELS) {
-    const r = await pullPretrained(store, spec, loc);
-    log.info({ model: r.model, style: spec.style, version: r.version }, r.created ? 'model imported' : 'model already present');
+const loc = { mirror: config.NST_DATA_MIRROR, cacheDir: path.join(config.NST_STORAGE_DIR, 'data-cache') };
+log.info({ mirror: loc.mirror ?? null, store: config.NST_STORAGE_DIR }, loc.mirror ? 'reading pretrained checkpoints from the mirror' : 'downloading pretrained checkpoints from upstream');
+try {
+  for (const r of await pullAllPretrained(new ModelStore(config.NST_STORAGE_DIR), config.NST_MODELS, loc)) {
+    log.info({ model: r.model, version: r.version }, r.created ? 'model imported' : 'model already present');
   }
-}
-
-pullAll().catch((err: Error) => {
-  log.error({ err }, err.message);
+} catch (err) {
+  log.error({ err }, (err as Error).message);
   process.exit(1);
-});
+}

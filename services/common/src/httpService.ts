@@ -3,7 +3,7 @@
  * X-Request-Id (or made) and echoed back, JSON errors, /health, and Prometheus /metrics.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { loggerOptions } from './logger.ts';
 
@@ -31,6 +31,8 @@ export function createService(opts: ServiceOptions): FastifyInstance {
       return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
     },
     requestIdHeader: false,
+    // One log line per request (below), not two; probes and scrapes only at debug level.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit,
     ...opts.fastify,
   });
@@ -53,6 +55,15 @@ export function createService(opts: ServiceOptions): FastifyInstance {
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     httpDuration.labels(req.method, route, String(reply.statusCode)).observe(reply.elapsedTime / 1000);
+    const quiet = route === '/health' || route === '/ready' || route === '/metrics';
+    req.log[quiet ? 'debug' : 'info'](
+      {
+        http: { request: { method: req.method }, response: { status_code: reply.statusCode } },
+        url: { path: req.url.split('?')[0] },
+        event: { duration: Math.round(reply.elapsedTime * 1e6) },
+      },
+      'request completed',
+    );
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; headers?: Record<string, string> }, req, reply) => {

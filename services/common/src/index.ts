@@ -11,3 +11,8 @@ export * from './network/styleNet.ts';
 export * from './network/onnxFormat.ts';
 export * from './network/checkpoint.ts';
 export * from './adminToken.ts';
+export * from './routingPolicy.ts';
+export * from './feedbackStats.ts';
+export * from './canaryDecision.ts';
+export * from './feedbackGate.ts';
+export * from './jsonl.ts';

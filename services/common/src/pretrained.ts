@@ -57,3 +57,10 @@ export async function pullPretrained(store: ModelStore, spec: ModelSpec, loc: Da
   if (!(await store.latest(spec.name))) await store.setLatest(spec.name, card.version);
   return { model: spec.name, version: card.version, created: true };
 }
+
+/** Imports every model that has no version yet; returns what each now serves. */
+export async function pullAllPretrained(store: ModelStore, specs: ModelSpec[], loc: DataLocation): Promise<PullResult[]> {
+  const results: PullResult[] = [];
+  for (const spec of specs) results.push(await pullPretrained(store, spec, loc));
+  return results;
+}

@@ -1,0 +1,151 @@
+/**
+ * Starts the platform's processes without containers: one inference service per model,
+ * the gateway, and the fine-tuning service when it exists. Used by `pnpm start` and by
+ * the integration tests (which pass free ports and a temporary store).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface ServiceProcess {
+  name: string;
+  entry: string;
+  env: Record<string, string>;
+  url: string;
+}
+
+export interface StackOptions {
+  storageDir: string;
+  models: { name: string; style: string }[];
+  gatewayPort: number;
+  inferencePorts: number[];
+  finetunePort?: number;
+  host?: string;
+  /** Extra environment for every process. */
+  env?: Record<string, string>;
+  /** 'inherit' shows logs on this console; 'ignore' drops them; a function gets each line. */
+  logs?: 'inherit' | 'ignore' | ((service: string, line: string) => void);
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function stackServices(o: StackOptions): ServiceProcess[] {
+  const host = o.host ?? '127.0.0.1';
+  const modelsEnv = o.models.map((m) => `${m.name}=${m.style}`).join(',');
+  const inferenceUrls = o.models.map((m, i) => `${m.name}=http://${host}:${o.inferencePorts[i]}`).join(',');
+  const base = { ...o.env, NST_STORAGE_DIR: o.storageDir, NST_MODELS: modelsEnv, NST_HOST: host };
+  const services: ServiceProcess[] = o.models.map((m, i) => ({
+    name: `inference-${m.name}`,
+    entry: 'services/inference/src/main.ts',
+    env: { ...base, NST_MODEL: m.name, NST_INFERENCE_PORT: String(o.inferencePorts[i]) },
+    url: `http://${host}:${o.inferencePorts[i]}`,
+  }));
+  if (o.finetunePort && existsSync(path.join(ROOT, 'services/finetune/src/main.ts'))) {
+    services.push({ name: 'finetune', entry: 'services/finetune/src/main.ts', env: { ...base, NST_FINETUNE_PORT: String(o.finetunePort) }, url: `http://${host}:${o.finetunePort}` });
+  }
+  services.push({
+    name: 'gateway',
+    entry: 'services/gateway/src/main.ts',
+    env: {
+      ...base,
+      NST_GATEWAY_PORT: String(o.gatewayPort),
+      NST_INFERENCE_URLS: inferenceUrls,
+      ...(o.finetunePort ? { NST_FINETUNE_URL: `http://${host}:${o.finetunePort}` } : {}),
+    },
+    url: `http://${host}:${o.gatewayPort}`,
+  });
+  return services;
+}
+
+export class RunningStack {
+  private readonly children = new Map<string, ChildProcess>();
+  private stopping = false;
+  onExit: (service: string, code: number | null) => void = () => undefined;
+
+  constructor(readonly services: ServiceProcess[]) {}
+
+  start(logs: StackOptions['logs'] = 'inherit'): void {
+    for (const s of this.services) this.startOne(s, logs);
+  }
+
+  startOne(s: ServiceProcess, logs: StackOptions['logs'] = 'inherit'): ChildProcess {
+    const child = spawn(process.execPath, ['--import', 'tsx', s.entry], {
+      cwd: ROOT,
+      env: { ...process.env, ...s.env },
+      stdio: ['ignore', logs === 'inherit' ? 'inherit' : 'pipe', logs === 'inherit' ? 'inherit' : 'pipe'],
+    });
+    if (typeof logs === 'function') {
+      let buf = '';
+      const onData = (d: Buffer) => {
+        buf += d.toString();
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          logs(s.name, buf.slice(0, i));
+          buf = buf.slice(i + 1);
+        }
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+    } else if (logs === 'ignore') {
+      child.stdout!.resume();
+      child.stderr!.resume();
+    }
+    child.on('exit', (code) => {
+      this.children.delete(s.name);
+      if (!this.stopping) this.onExit(s.name, code);
+    });
+    this.children.set(s.name, child);
+    return child;
+  }
+
+  pid(name: string): number | undefined {
+    return this.children.get(name)?.pid;
+  }
+
+  /** Stops one service (SIGTERM, then SIGKILL after a grace period). */
+  async stopOne(name: string, graceMs = 5000): Promise<void> {
+    const child = this.children.get(name);
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all([...this.children.keys()].map((n) => this.stopOne(n)));
+  }
+
+  /** Polls each service's /ready until all answer 200. */
+  async waitReady(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const s of this.services) {
+      for (;;) {
+        const ok = await fetch(`${s.url}/ready`, { signal: AbortSignal.timeout(2000) }).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (ok) break;
+        if (Date.now() > deadline) throw new Error(`${s.name} not ready at ${s.url} after ${timeoutMs} ms`);
+        if (!this.children.has(s.name)) throw new Error(`${s.name} exited before it was ready`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Starts a fine-tuning job and follows it to its end (the FineTuneModels pipeline).
+ *
+ *   NST_ADMIN_TOKEN=… tsx scripts/pipeline/finetune-trigger.ts --url http://finetune:8005 --model model1 \
+ *     [--steps 200] [--batch-size 4] [--image-size 256] [--learning-rate 0.001] [--style-weight …]
+ *     [--content-weight …] [--tv-weight …] [--data feedback|base|both] [--publish latest|none|canary]
+ *     [--canary-percent 10] [--poll-ms 5000] [--timeout-s 7200]
+ *
+ * POST /finetune (Authorization: Bearer $NST_ADMIN_TOKEN) → 202 { id }; then GET /jobs/:id until
+ * the job is succeeded, failed or cancelled. Prints the final job as one JSON line.
+ * Exit 0 when it succeeded; 1 when it failed, was cancelled, timed out or could not be started; 2 on bad usage.
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export interface FinetuneJob {
+  id: string;
+  status: JobStatus;
+  step?: number;
+  steps?: number;
+  loss?: number | null;
+  result?: { version?: string | null; published?: boolean | string | null; reason?: string | null } | null;
+  error?: string | null;
+}
+
+export interface FinetuneRequest {
+  model: string;
+  steps?: number;
+  batch_size?: number;
+  image_size?: number;
+  learning_rate?: number;
+  style_weight?: number;
+  content_weight?: number;
+  tv_weight?: number;
+  data?: 'feedback' | 'base' | 'both';
+  publish?: 'latest' | 'none' | 'canary';
+  canary_percent?: number;
+}
+
+export interface TriggerOptions {
+  url: string;
+  token: string;
+  request: FinetuneRequest;
+  pollMs?: number;
+  timeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export class TriggerError extends Error {}
+const FINAL: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+
+export async function triggerAndFollow(o: TriggerOptions): Promise<FinetuneJob> {
+  const base = o.url.replace(/\/+$/, '');
+  const log = o.log ?? ((l: string) => console.error(l));
+  const pollMs = o.pollMs ?? 5000;
+  const deadline = Date.now() + (o.timeoutMs ?? 2 * 3600_000);
+  const auth = { authorization: `Bearer ${o.token}` };
+
+  const res = await fetch(`${base}/finetune`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify(o.request),
+    signal: AbortSignal.timeout(30_000),
+  }).catch((err: Error) => {
+    throw new TriggerError(`POST ${base}/finetune failed: ${err.message}`);
+  });
+  const text = await res.text();
+  if (res.status !== 202) throw new TriggerError(`POST /finetune answered ${res.status}: ${text.slice(0, 300)}`);
+  const { id } = JSON.parse(text) as { id?: string };
+  if (!id) throw new TriggerError(`POST /finetune gave no job id: ${text.slice(0, 200)}`);
+  log(`finetune: job ${id} started for ${o.request.model}`);
+
+  let last = '';
+  let failures = 0;
+  for (;;) {
+    if (Date.now() > deadline) throw new TriggerError(`job ${id} did not finish in time (last: ${last || 'unknown'})`);
+    let job: FinetuneJob | null = null;
+    try {
+      const r = await fetch(`${base}/jobs/${encodeURIComponent(id)}`, { headers: auth, signal: AbortSignal.timeout(30_000) });
+      if (r.status === 404) throw new TriggerError(`job ${id} is unknown to the service (404)`);
+      if (!r.ok) throw new Error(`GET /jobs/${id} answered ${r.status}`);
+      job = (await r.json()) as FinetuneJob;
+      failures = 0;
+    } catch (err) {
+      if (err instanceof TriggerError) throw err;
+      // The service may restart during a long job: tolerate a few failed polls.
+      if (++failures >= 5) throw new TriggerError(`could not read job ${id}: ${(err as Error).message}`);
+    }
+    if (job) {
+      const line = `${job.status} ${job.step ?? 0}/${job.steps ?? '?'}${job.loss != null ? ` loss=${job.loss}` : ''}`;
+      if (line !== last) log(`finetune: job ${id} ${line}`);
+      last = line;
+      if (FINAL.has(job.status)) return job;
+    }
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+const num = (v: string | undefined, name: string, int = false): number | undefined => {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || (int && !Number.isInteger(n))) throw new TriggerError(`--${name} must be ${int ? 'an integer' : 'a number'}, got "${v}"`);
+  return n;
+};
+
+export function requestFromArgs(values: Record<string, string | undefined>): FinetuneRequest {
+  if (!values.model) throw new TriggerError('--model is required');
+  const data = values.data as FinetuneRequest['data'] | undefined;
+  if (data && !['feedback', 'base', 'both'].includes(data)) throw new TriggerError('--data must be feedback, base or both');
+  const publish = values.publish as FinetuneRequest['publish'] | undefined;
+  if (publish && !['latest', 'none', 'canary'].includes(publish)) throw new TriggerError('--publish must be latest, none or canary');
+  const req: FinetuneRequest = {
+    model: values.model,
+    steps: num(values.steps, 'steps', true),
+    batch_size: num(values['batch-size'], 'batch-size', true),
+    image_size: num(values['image-size'], 'image-size', true),
+    learning_rate: num(values['learning-rate'], 'learning-rate'),
+    style_weight: num(values['style-weight'], 'style-weight'),
+    content_weight: num(values['content-weight'], 'content-weight'),
+    tv_weight: num(values['tv-weight'], 'tv-weight'),
+    data,
+    publish,
+    canary_percent: publish === 'canary' ? num(values['canary-percent'], 'canary-percent', true) : undefined,
+  };
+  // Unset options are left to the service's defaults.
+  return Object.fromEntries(Object.entries(req).filter(([, v]) => v !== undefined)) as unknown as FinetuneRequest;
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const opts = ['url', 'model', 'steps', 'batch-size', 'image-size', 'learning-rate', 'style-weight', 'content-weight', 'tv-weight', 'data', 'publish', 'canary-percent', 'poll-ms', 'timeout-s'] as const;
+  let values: Record<string, string | undefined>;
+  let request: FinetuneRequest;
+  try {
+    ({ values } = parseArgs({ args: argv, options: Object.fromEntries(opts.map((o) => [o, { type: 'string' as const }])) }));
+    request = requestFromArgs(values);
+  } catch (err) {
+    console.error(`finetune-trigger: ${(err as Error).message}`);
+    return 2;
+  }
+  const url = values.url ?? env.NST_FINETUNE_URL;
+  const token = env.NST_ADMIN_TOKEN;
+  if (!url || !URL.canParse(url)) {
+    console.error('finetune-trigger: give --url http://finetune:8005 (or NST_FINETUNE_URL)');
+    return 2;
+  }
+  if (!token) {
+    console.error('finetune-trigger: NST_ADMIN_TOKEN is not set (Jenkins: withCredentials nst-admin-token)');
+    return 2;
+  }
+  try {
+    const job = await triggerAndFollow({
+      url,
+      token,
+      request,
+      pollMs: Number(values['poll-ms'] ?? 5000),
+      timeoutMs: Number(values['timeout-s'] ?? 7200) * 1000,
+    });
+    console.log(JSON.stringify(job));
+    if (job.status !== 'succeeded') {
+      console.error(`finetune-trigger: job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ''}`);
+      return 1;
+    }
+    console.error(`finetune-trigger: job ${job.id} succeeded → ${job.result?.version ?? 'no version'} (published: ${job.result?.published ?? 'no'})`);
+    return 0;
+  } catch (err) {
+    console.error(`finetune-trigger: ${(err as Error).message}`);
+    return 1;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,68 @@
+/**
+ * `pnpm start`: the whole platform on this machine, no containers. Imports the models on
+ * first start, makes an admin token if none is configured, then runs the gateway
+ * (UI + API on :8080), one inference service per model (:8001…) and the fine-tuning
+ * service (:8005). Logs go to this console; Ctrl-C stops everything.
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { ModelStore, createLogger, ensureAdminToken, parseConfig, port, pullAllPretrained, sharedEnv } from '@nst/common';
+import { RunningStack, stackServices } from './lib/stack.ts';
+
+const config = parseConfig(
+  z.object({
+    ...sharedEnv,
+    NST_GATEWAY_PORT: port(8080),
+    NST_FINETUNE_PORT: port(8005),
+    /** First inference port; model N listens on this + N - 1. */
+    NST_INFERENCE_BASE_PORT: port(8001),
+    NST_ADMIN_TOKEN: z.string().min(16).optional(),
+  }),
+);
+const log = createLogger('local-stack');
+
+async function main(): Promise<void> {
+  await mkdir(config.NST_STORAGE_DIR, { recursive: true });
+  const store = new ModelStore(config.NST_STORAGE_DIR);
+  const loc = { mirror: config.NST_DATA_MIRROR, cacheDir: path.join(config.NST_STORAGE_DIR, 'data-cache') };
+  for (const r of await pullAllPretrained(store, config.NST_MODELS, loc)) {
+    if (r.created) log.info({ model: r.model, version: r.version }, 'model imported');
+  }
+  const admin = await ensureAdminToken(config.NST_STORAGE_DIR, config.NST_ADMIN_TOKEN);
+  if (admin.file) log.info({ file: admin.file }, admin.created ? 'admin token generated; it is in this file' : 'admin token is in this file');
+
+  const stack = new RunningStack(
+    stackServices({
+      storageDir: config.NST_STORAGE_DIR,
+      models: config.NST_MODELS,
+      gatewayPort: config.NST_GATEWAY_PORT,
+      inferencePorts: config.NST_MODELS.map((_m, i) => config.NST_INFERENCE_BASE_PORT + i),
+      finetunePort: config.NST_FINETUNE_PORT,
+      host: config.NST_HOST,
+      env: { ...(config.NST_DATA_MIRROR ? { NST_DATA_MIRROR: config.NST_DATA_MIRROR } : {}), ...(config.NST_ADMIN_TOKEN ? {} : { NST_ADMIN_TOKEN: admin.token }) },
+    }),
+  );
+  let shuttingDown = false;
+  const shutdown = async (code: number) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info('stopping every service');
+    await stack.stop();
+    process.exit(code);
+  };
+  stack.onExit = (service, code) => {
+    log.error({ service: { name: service }, exit_code: code }, `${service} exited; stopping the stack`);
+    void shutdown(1);
+  };
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+  stack.start('inherit');
+  await stack.waitReady(120_000);
+  log.info({ url: `http://localhost:${config.NST_GATEWAY_PORT}` }, `NST platform ready: open http://localhost:${config.NST_GATEWAY_PORT}`);
+}
+
+main().catch((err: Error) => {
+  log.error({ err }, err.message);
+  process.exit(1);
+});

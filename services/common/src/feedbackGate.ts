@@ -1,0 +1,105 @@
+/**
+ * The feedback gate: should a model be fine-tuned again? Counts the `bad` ratings its live
+ * version received since it went live, and says "retrain" when the count exceeds a threshold.
+ * Used by the NST_App pipeline (scripts/pipeline/feedback-gate.ts) and reusable by the platform.
+ *
+ * Two sources give the same answer:
+ *   - the gateway's GET /api/models/:model/stats ({ model, live_version, versions: [{ version, bad, since, … }] })
+ *   - the shared volume: feedback.jsonl (one JSON object per rating) and the model store.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseJsonLines } from './jsonl.ts';
+import { ModelStore } from './modelStore.ts';
+
+export const DEFAULT_BAD_FEEDBACK_THRESHOLD = 5;
+
+/** One line of feedback.jsonl as the gateway writes it (extra fields are ignored). */
+export interface FeedbackRecord {
+  feedback?: string;
+  model?: string;
+  version?: string;
+  timestamp?: string;
+  received_at?: string;
+}
+
+export interface GateDecision {
+  model: string;
+  live_version: string | null;
+  /** When the live version went live (ISO), if known: only ratings from then on count. */
+  since: string | null;
+  bad: number;
+  threshold: number;
+  /** True when `bad` exceeds `threshold`. */
+  trigger: boolean;
+  source: 'stats' | 'store';
+}
+
+/** The gateway's per-model statistics (GET /api/models/:model/stats). */
+export interface ModelStats {
+  model: string;
+  live_version: string | null;
+  versions: { version: string; requests?: number; good?: number; bad: number; bad_rate?: number; since?: string | null }[];
+}
+
+/** Parses feedback.jsonl text; blank and malformed lines are skipped (a half-written last line included). */
+export const parseFeedbackLines = (text: string): FeedbackRecord[] => parseJsonLines<FeedbackRecord>(text);
+
+function recordTime(r: FeedbackRecord): number | null {
+  const t = Date.parse(r.received_at ?? r.timestamp ?? '');
+  return Number.isNaN(t) ? null : t;
+}
+
+/**
+ * `bad` ratings for `model`'s `liveVersion`; with `since`, only those received at or after it
+ * (a line without a usable time is counted: it was rated for that version).
+ */
+export function countBadFeedback(records: Iterable<FeedbackRecord>, model: string, liveVersion: string, since?: Date | null): number {
+  const from = since ? since.getTime() : null;
+  let n = 0;
+  for (const r of records) {
+    if (r.feedback !== 'bad' || r.model !== model || r.version !== liveVersion) continue;
+    const t = recordTime(r);
+    if (from !== null && t !== null && t < from) continue;
+    n++;
+  }
+  return n;
+}
+
+export function checkThreshold(threshold: number): number {
+  if (!Number.isInteger(threshold) || threshold < 0) throw new RangeError(`threshold must be a whole number ≥ 0, got ${threshold}`);
+  return threshold;
+}
+
+/** The decision from the gateway's statistics. */
+export function gateFromStats(stats: ModelStats, threshold = DEFAULT_BAD_FEEDBACK_THRESHOLD): GateDecision {
+  checkThreshold(threshold);
+  const live = stats.live_version;
+  const entry = live ? stats.versions.find((v) => v.version === live) : undefined;
+  const bad = entry?.bad ?? 0;
+  return { model: stats.model, live_version: live, since: entry?.since ?? null, bad, threshold, trigger: live !== null && bad > threshold, source: 'stats' };
+}
+
+/**
+ * The decision from the shared volume: the live version from the model store, the time it went
+ * live from latest.txt's modification time, and the ratings from feedback.jsonl.
+ */
+export async function gateFromStore(
+  storageDir: string,
+  model: string,
+  threshold = DEFAULT_BAD_FEEDBACK_THRESHOLD,
+  feedbackFile = path.join(storageDir, 'feedback.jsonl'),
+): Promise<GateDecision> {
+  checkThreshold(threshold);
+  const store = new ModelStore(storageDir);
+  const live = await store.latest(model);
+  if (!live) return { model, live_version: null, since: null, bad: 0, threshold, trigger: false, source: 'store' };
+  const mtime = await store.latestMtime(model);
+  const since = mtime > 0 ? new Date(mtime) : null;
+  const text = await readFile(feedbackFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return '';
+    throw err;
+  });
+  const bad = countBadFeedback(parseFeedbackLines(text), model, live, since);
+  return { model, live_version: live, since: since?.toISOString() ?? null, bad, threshold, trigger: bad > threshold, source: 'store' };
+}

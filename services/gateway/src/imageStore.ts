@@ -1,0 +1,66 @@
+/**
+ * Uploads and results on the shared volume. File names are made here, never taken from
+ * the client; each result has a sidecar recording which model version produced it.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { writeFileAtomic } from '@nst/common';
+
+export const INPUT_NAME = /^in_[0-9a-f-]{36}\.(jpeg|png|webp|gif|tiff|avif|heif)$/;
+export const OUTPUT_NAME = /^out_[0-9a-f-]{36}\.(png|jpeg|webp)$/;
+
+export const outputRecordSchema = z.object({
+  model: z.string(),
+  version: z.string(),
+  content_image_filename: z.string(),
+  width: z.number(),
+  height: z.number(),
+  created_at: z.string(),
+  request_id: z.string(),
+  client_id: z.string().nullable().optional(),
+});
+export type OutputRecord = z.infer<typeof outputRecordSchema>;
+
+export class ImageStore {
+  readonly inputDir: string;
+  readonly outputDir: string;
+  constructor(storageDir: string) {
+    this.inputDir = path.join(storageDir, 'input_images');
+    this.outputDir = path.join(storageDir, 'output_images');
+  }
+
+  newInputName(format: string): string {
+    return `in_${randomUUID()}.${format}`;
+  }
+  newOutputName(format: string): string {
+    return `out_${randomUUID()}.${format}`;
+  }
+
+  async saveInput(name: string, bytes: Uint8Array): Promise<void> {
+    await writeFileAtomic(path.join(this.inputDir, name), bytes);
+  }
+
+  /** The result first, then its record: a record always points at a complete image. */
+  async saveOutput(name: string, bytes: Uint8Array, record: OutputRecord): Promise<void> {
+    await writeFileAtomic(path.join(this.outputDir, name), bytes);
+    await writeFileAtomic(this.recordPath(name), JSON.stringify(record));
+  }
+
+  async outputRecord(name: string): Promise<OutputRecord | null> {
+    if (!OUTPUT_NAME.test(name)) return null;
+    const text = await readFile(this.recordPath(name), 'utf8').catch(() => null);
+    return text === null ? null : outputRecordSchema.parse(JSON.parse(text));
+  }
+
+  /** Absolute path of a stored image, or null for any name this store would not have made. */
+  resolve(kind: 'inputs' | 'outputs', name: string): string | null {
+    if (kind === 'inputs') return INPUT_NAME.test(name) ? path.join(this.inputDir, name) : null;
+    return OUTPUT_NAME.test(name) ? path.join(this.outputDir, name) : null;
+  }
+
+  private recordPath(outputName: string): string {
+    return path.join(this.outputDir, `${outputName.replace(/\.[a-z]+$/, '')}.json`);
+  }
+}

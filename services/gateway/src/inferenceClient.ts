@@ -1,0 +1,117 @@
+/**
+ * Forwards images to a model's inference service with undici (one keep-alive pool per
+ * service). Every failure becomes an HttpError naming the model, within a bounded time.
+ */
+import { Pool, errors } from 'undici';
+import { HttpError, type OutputFormat } from '@nst/common';
+
+export interface InferenceResult {
+  image: Buffer;
+  version: string;
+  width: number;
+  height: number;
+  timings: Record<string, number>;
+}
+
+export interface InferRequest {
+  model: string;
+  version: string;
+  image: Uint8Array;
+  maxSide?: number;
+  format: OutputFormat;
+  requestId: string;
+}
+
+export class InferenceClient {
+  private readonly pools = new Map<string, Pool>();
+
+  constructor(
+    private readonly urls: Record<string, string>,
+    private readonly timeoutMs: number,
+    private readonly onUpstreamError: (model: string, reason: string) => void = () => undefined,
+  ) {}
+
+  private pool(model: string): Pool {
+    let pool = this.pools.get(model);
+    if (!pool) {
+      pool = new Pool(this.urls[model]!, { connections: 16, keepAliveTimeout: 30_000, connectTimeout: Math.min(5_000, this.timeoutMs) });
+      this.pools.set(model, pool);
+    }
+    return pool;
+  }
+
+  async infer(r: InferRequest): Promise<InferenceResult> {
+    const query = new URLSearchParams({ version: r.version, format: r.format });
+    if (r.maxSide) query.set('max_size', String(r.maxSide));
+    let res;
+    try {
+      res = await this.pool(r.model).request({
+        method: 'POST',
+        path: `/infer?${query}`,
+        body: r.image,
+        headers: { 'content-type': 'application/octet-stream', 'x-request-id': r.requestId },
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw this.unavailable(r.model, err);
+    }
+    let body: Buffer;
+    try {
+      body = Buffer.from(await res.body.arrayBuffer());
+    } catch (err) {
+      throw this.unavailable(r.model, err);
+    }
+    const header = (name: string) => {
+      const v = res.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    if (res.statusCode !== 200) {
+      let message = `inference for ${r.model} failed with HTTP ${res.statusCode}`;
+      try {
+        message = (JSON.parse(body.toString('utf8')) as { message?: string }).message ?? message;
+      } catch {
+        // not JSON: keep the generic message
+      }
+      const status = res.statusCode >= 500 ? 503 : res.statusCode;
+      if (status === 503) this.onUpstreamError(r.model, res.statusCode === 503 ? 'busy' : 'error');
+      const retry = header('retry-after');
+      throw new HttpError(status, status === 503 ? `model ${r.model}: ${message}` : message, retry ? { 'retry-after': retry } : {});
+    }
+    const timings: Record<string, number> = {};
+    for (const key of ['decode', 'queue', 'inference', 'encode']) {
+      const v = Number(header(`x-timing-${key}-ms`));
+      if (Number.isFinite(v)) timings[`${key}_ms`] = v;
+    }
+    return {
+      image: body,
+      version: header('x-model-version') ?? r.version,
+      width: Number(header('x-image-width')),
+      height: Number(header('x-image-height')),
+      timings,
+    };
+  }
+
+  /** GET /ready of a model's service, with a short bound. */
+  async ready(model: string, timeoutMs = 1_000): Promise<{ ready: boolean; version?: string; error?: string }> {
+    try {
+      const res = await this.pool(model).request({ method: 'GET', path: '/ready', headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
+      const body = (await res.body.json()) as { version?: string };
+      return { ready: res.statusCode === 200, version: body.version };
+    } catch (err) {
+      return { ready: false, error: (err as Error).message };
+    }
+  }
+
+  private unavailable(model: string, err: unknown): HttpError {
+    const timedOut = err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError || (err as Error).name === 'TimeoutError' || err instanceof errors.ConnectTimeoutError;
+    this.onUpstreamError(model, timedOut ? 'timeout' : 'unreachable');
+    const why = timedOut ? `did not answer within ${Math.round(this.timeoutMs / 1000)} s` : 'is not reachable';
+    return new HttpError(503, `the inference service for model ${model} ${why}; try again shortly`, { 'retry-after': '5' });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
+  }
+}

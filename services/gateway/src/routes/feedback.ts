@@ -1,0 +1,67 @@
+/** POST /api/feedback (and the seed's /feedback): one rating, one line in feedback.jsonl. */
+import type { FastifyInstance } from 'fastify';
+import { HttpError } from '@nst/common';
+import type { GatewayContext } from '../context.ts';
+
+interface FeedbackBody {
+  feedback: 'good' | 'bad';
+  model: string;
+  content_image_filename: string;
+  output_image_filename: string;
+  timestamp: string | number;
+  comment?: string;
+}
+
+export const feedbackBodySchema = {
+  type: 'object',
+  required: ['feedback', 'model', 'content_image_filename', 'output_image_filename', 'timestamp'],
+  additionalProperties: false,
+  properties: {
+    feedback: { type: 'string', enum: ['good', 'bad'] },
+    model: { type: 'string', minLength: 1, maxLength: 64 },
+    content_image_filename: { type: 'string', minLength: 1, maxLength: 128 },
+    output_image_filename: { type: 'string', minLength: 1, maxLength: 128 },
+    timestamp: { anyOf: [{ type: 'string', minLength: 1, maxLength: 64 }, { type: 'number' }] },
+    comment: { type: 'string', maxLength: 2000 },
+  },
+} as const;
+
+export function feedbackRoutes(app: FastifyInstance, ctx: GatewayContext, afterFeedback: (model: string) => Promise<void> = async () => undefined): void {
+  const handler = async (req: { body: FeedbackBody; id: string; log: FastifyInstance['log'] }, reply: { status: (n: number) => unknown }) => {
+    const b = req.body;
+    if (!ctx.modelNames.has(b.model)) throw new HttpError(404, `unknown model "${b.model}"`);
+    const record = await ctx.images.outputRecord(b.output_image_filename);
+    if (!record) throw new HttpError(404, `no stylised image named "${b.output_image_filename}"`);
+    if (record.model !== b.model) throw new HttpError(400, `${b.output_image_filename} was made by ${record.model}, not ${b.model}`);
+    if (record.content_image_filename !== b.content_image_filename) {
+      throw new HttpError(400, `${b.output_image_filename} was made from ${record.content_image_filename}, not ${b.content_image_filename}`);
+    }
+    const clientTime = typeof b.timestamp === 'number' ? new Date(b.timestamp) : new Date(b.timestamp);
+    if (Number.isNaN(clientTime.getTime())) throw new HttpError(400, 'timestamp must be an ISO-8601 date or epoch milliseconds');
+    const line = {
+      feedback: b.feedback,
+      model: b.model,
+      version: record.version,
+      content_image_filename: b.content_image_filename,
+      output_image_filename: b.output_image_filename,
+      timestamp: clientTime.toISOString(),
+      received_at: new Date().toISOString(),
+      ...(b.comment ? { comment: b.comment } : {}),
+      request_id: req.id,
+    };
+    await ctx.feedbackLog.append(JSON.stringify(line));
+    ctx.metrics.feedback.labels(b.feedback, b.model, record.version).inc();
+    req.log.info({ nst: { event: 'feedback', rating: b.feedback, model: b.model, version: record.version } }, 'feedback recorded');
+    // The loop's decisions run after the answer: a rating never waits for them.
+    setImmediate(() => void afterFeedback(b.model));
+    reply.status(201);
+    return { status: 'recorded', version: record.version };
+  };
+  const schema = {
+    summary: 'Rate a stylised image',
+    body: feedbackBodySchema,
+    response: { 201: { type: 'object', properties: { status: { type: 'string' }, version: { type: 'string' } } } },
+  };
+  app.post<{ Body: FeedbackBody }>('/api/feedback', { schema }, handler);
+  app.post<{ Body: FeedbackBody }>('/feedback', { schema: { ...schema, hide: true } as typeof schema }, handler);
+}
