@@ -18,8 +18,12 @@ export interface FinetuneApp {
 /** What GET /jobs shows of a job: its request, not the resolved file lists. */
 function publicJob(job: Job<PreparedJob>) {
   const { params, ...rest } = job;
+  const last = job.loss_history.at(-1);
   return {
     ...rest,
+    /** Alias of state, the name the pipeline scripts read. */
+    status: job.state,
+    loss: last ? last.total : null,
     parent_version: params.parentVersion,
     request: params.request,
     dataset: { images: params.files.length, curated_uploads: params.curated.used, base_photos: params.baseCount, undecodable: params.undecodable },
