@@ -41,6 +41,7 @@ describe('wasm training kernels', () => {
 
   const convCases: Array<{ name: string; x: number[]; k: number[]; stride: 1 | 2 }> = [
     { name: '9x9 stride 1 (conv1)', x: [2, 20, 20, 3], k: [9, 9, 3, 8], stride: 1 },
+    { name: '9x9 stride 1, fewer outputs than inputs (conv_out)', x: [2, 19, 21, 8], k: [9, 9, 8, 3], stride: 1 },
     { name: '3x3 stride 2 (conv2), odd size', x: [2, 17, 15, 8], k: [3, 3, 8, 16], stride: 2 },
     { name: '3x3 stride 1 (residual / VGG)', x: [1, 12, 12, 16], k: [3, 3, 16, 16], stride: 1 },
   ];

@@ -6,6 +6,7 @@ import { datasetHash, decodeAll, decodeStyle } from '../training/dataset.ts';
 import { trainInWorker } from '../training/trainInWorker.ts';
 import type { BackendOptions } from '../training/tfBackend.ts';
 import { loadVgg19Weights } from '../training/vgg19.ts';
+import { CONTENT_LAYER, STYLE_LAYERS } from '../training/perceptualLoss.ts';
 import type { Job, JobResult } from './jobQueue.ts';
 import type { PreparedJob } from './prepare.ts';
 
@@ -106,7 +107,7 @@ export async function runJob(job: Job<PreparedJob>, signal: AbortSignal, ctx: Ru
         heldout_images: r.heldout_images,
         seed: r.seed,
         optimizer: 'adam',
-        loss: { network: 'vgg19', style_layers: ['relu1_1', 'relu1_2', 'relu2_1', 'relu2_2', 'relu3_1'], content_layer: 'relu2_2', style_image_side: STYLE_SIDE },
+        loss: { network: 'vgg19', style_layers: STYLE_LAYERS, content_layer: CONTENT_LAYER, style_image_side: STYLE_SIDE },
       },
       dataset: {
         size: used.length,

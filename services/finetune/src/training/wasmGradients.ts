@@ -35,49 +35,117 @@ function asTensor(info: TensorInfo): { t: tf.Tensor; release: () => void } {
   return { t, release: () => t.dispose() };
 }
 
-/** dW[kh,kw,ci,co] = Σ_{n,i,j} xPadded[n, i·sh + kh, j·sw + kw, ci] · dy[n, i, j, co]. */
+/**
+ * Rows of `flat` ([rows, length]) from `row`, `count` of them, columns [start, start + len):
+ * a plain 2-D slice (row-wise memcpy in the backend).
+ */
+function window2d(flat: tf.Tensor2D, row: number, count: number, start: number, len: number): tf.Tensor2D {
+  return tf.slice(flat, [row, start], [count, len]);
+}
+
+/** The (kh, kw) kernel offsets, in filter order, in groups whose im2col block stays small. */
+function offsetChunks(fh: number, fw: number, floatsPerOffset: number): Array<Array<[number, number]>> {
+  const all: Array<[number, number]> = [];
+  for (let a = 0; a < fh; a++) for (let b = 0; b < fw; b++) all.push([a, b]);
+  const per = Math.max(1, Math.floor(MAX_CHUNK_FLOATS / floatsPerOffset));
+  const chunks: Array<Array<[number, number]>> = [];
+  for (let i = 0; i < all.length; i += per) chunks.push(all.slice(i, i + per));
+  return chunks;
+}
+
+/**
+ * dW[a,b,ci,co] = Σ_{n,i,j} xPadded[n, i·s + a, j·s + b, ci] · dy[n, i, j, co].
+ *
+ * im2col without 4-D gathers: x is split by stride phase, channels first, and each phase
+ * image flattened with a fixed row width Ws. A kernel offset's window is then one contiguous
+ * column range of that matrix (rows wrap into the next row, and dy is zero-padded to width
+ * Ws so the wrapped columns contribute nothing). Windows of several offsets are stacked and
+ * multiplied with dy in one matrix product.
+ */
 export function conv2dBackpropFilter(x: tf.Tensor4D, dy: tf.Tensor4D, attrs: Conv2DBackpropFilterAttrs): tf.Tensor4D {
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
   if (dataFormat !== 'NHWC') throw new Error(`Conv2DBackpropFilter (wasm): only NHWC is supported, got ${dataFormat}`);
   const info = backend_util.computeConv2DInfo(x.shape, filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
   const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw, inChannels: ci, outChannels: co } = info;
-  const { batchSize: n, outHeight: ho, outWidth: wo } = info;
   const { top, left } = info.padInfo;
+  if (sh === 1 && sw === 1 && co < ci) return filterGradShiftingDy(x, dy, fh, fw, top, left);
   return tf.tidy(() => {
-    // Pad so every offset's window lies inside, and to whole multiples of the stride.
-    const needH = Math.ceil(((ho - 1) * sh + fh) / sh) * sh;
-    const needW = Math.ceil(((wo - 1) * sw + fw) / sw) * sw;
-    const bottom = needH - top - x.shape[1];
-    const right = needW - left - x.shape[2];
-    let padded: tf.Tensor4D = tf.pad(x, [[0, 0], [top, Math.max(0, bottom)], [left, Math.max(0, right)], [0, 0]]);
-    if (bottom < 0 || right < 0) padded = tf.slice(padded, [0, 0, 0, 0], [n, needH, needW, ci]);
-    // Split rows and columns by stride phase, channels first: [sh·sw·ci, n, needH/sh, needW/sw].
-    // Then every kernel offset's window is one plain slice, a [ci, n·ho·wo] block of im2col.
-    const hs = needH / sh;
-    const ws = needW / sw;
-    const phases = tf.reshape(
-      tf.transpose(tf.reshape(padded, [n, hs, sh, ws, sw, ci]), [2, 4, 5, 0, 1, 3]),
-      [sh * sw * ci, n, hs, ws],
-    );
-    const dy2d = tf.reshape(dy, [n * ho * wo, co]);
-    const k = n * ho * wo;
-    const offsets: Array<[number, number]> = [];
-    for (let a = 0; a < fh; a++) for (let b = 0; b < fw; b++) offsets.push([a, b]);
-    const perChunk = Math.max(1, Math.floor(MAX_CHUNK_FLOATS / (ci * k)));
-    const parts: tf.Tensor2D[] = [];
-    for (let start = 0; start < offsets.length; start += perChunk) {
-      const rows = offsets.slice(start, start + perChunk).map(([a, b]) => {
-        const phase = (a % sh) * sw + (b % sw);
-        const window = tf.slice(phases, [phase * ci, 0, Math.floor(a / sh), Math.floor(b / sw)], [ci, n, ho, wo]);
-        return tf.reshape(window, [ci, k]);
-      });
-      const cols = rows.length === 1 ? rows[0]! : tf.concat(rows, 0);
-      parts.push(tf.matMul(cols, dy2d));
-      for (const r of rows) r.dispose();
-      cols.dispose();
+    const [n, ho, wo] = dy.shape;
+    // Phase images: rows for every offset plus one spare row that absorbs the wrap-around.
+    const hs = ho + Math.floor((fh - 1) / sh) + 1;
+    const ws = wo + Math.floor((fw - 1) / sw);
+    const padded = padOrCrop(x, top, left, hs * sh, ws * sw);
+    // Channels first, then split rows and columns by stride phase: [sh·sw, n, ci, hs·ws]. Only
+    // 4-D transposes: the backend does those fast (6-D ones and strided slices are slow).
+    const channelsFirst = tf.transpose(padded, [0, 3, 1, 2]);
+    const phases = tf.reshape(tf.transpose(tf.reshape(channelsFirst, [n * ci * hs, sh, ws, sw]), [1, 3, 0, 2]), [sh * sw, n, ci, hs * ws]);
+    const dyWide = tf.reshape(tf.pad(dy, [[0, 0], [0, 0], [0, ws - wo], [0, 0]]), [n, ho * ws, co]);
+    const len = ho * ws;
+    const chunks: tf.Tensor[] = [];
+    for (const offsets of offsetChunks(fh, fw, ci * len)) {
+      let sum: tf.Tensor | null = null;
+      for (let img = 0; img < n; img++) {
+        const ph = Array.from({ length: sh * sw }, (_, p) => tf.reshape(tf.slice(phases, [p, img, 0, 0], [1, 1, ci, hs * ws]), [ci, hs * ws]) as tf.Tensor2D);
+        const d = tf.reshape(tf.slice(dyWide, [img, 0, 0], [1, -1, -1]), [len, co]) as tf.Tensor2D;
+        const windows = offsets.map(([a, b]) => window2d(ph[(a % sh) * sw + (b % sw)]!, 0, ci, Math.floor(a / sh) * ws + Math.floor(b / sw), len));
+        const cols = windows.length === 1 ? windows[0]! : tf.concat(windows, 0);
+        const part = tf.matMul(cols, d); // [offsets·ci, co]
+        tf.dispose([...ph, d, ...windows, cols]);
+        const next: tf.Tensor = sum ? tf.add(sum, part) : part;
+        if (sum) tf.dispose([sum, part]);
+        sum = next;
+      }
+      chunks.push(sum!);
     }
-    const all = parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+    const all = chunks.length === 1 ? chunks[0]! : tf.concat(chunks, 0);
     return tf.reshape(all, [fh, fw, ci, co]);
+  });
+}
+
+/** x padded with zeros at the top and left, then padded or cropped to height × width. */
+function padOrCrop(x: tf.Tensor4D, top: number, left: number, height: number, width: number): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const bottom = height - top - h;
+  const right = width - left - w;
+  const padded = tf.pad(x, [[0, 0], [top, Math.max(0, bottom)], [left, Math.max(0, right)], [0, 0]]);
+  return bottom < 0 || right < 0 ? tf.slice(padded, [0, 0, 0, 0], [n, height, width, c]) : padded;
+}
+
+/**
+ * Stride-1 filter gradient that shifts dy instead of x, for layers with fewer output than
+ * input channels (the 9×9 output layer: 3 channels copied per offset instead of 32):
+ * dW[a,b,ci,co] = Σ_{n,p,q} xPadded[n,p,q,ci] · dy[n, p-a, q-b, co], dy zero outside.
+ * Same flattening trick, with x zero-padded to the row width so wrapped columns vanish.
+ */
+function filterGradShiftingDy(x: tf.Tensor4D, dy: tf.Tensor4D, fh: number, fw: number, top: number, left: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, ho, wo, co] = dy.shape;
+    const ci = x.shape[3];
+    const hp = ho + fh - 1;
+    const w2 = wo + 2 * (fw - 1);
+    const xWide = tf.reshape(padOrCrop(x, top, left, hp, w2), [n, hp * w2, ci]);
+    // dy channels first, padded by the kernel size all round plus a spare row for the wrap-around.
+    const dyPad = tf.pad(dy, [[0, 0], [fh - 1, fh], [fw - 1, fw - 1], [0, 0]]);
+    const dyRows = tf.reshape(tf.transpose(dyPad, [0, 3, 1, 2]), [n, co, (ho + 2 * fh - 1) * w2]);
+    const len = hp * w2;
+    const chunks: tf.Tensor[] = [];
+    for (const offsets of offsetChunks(fh, fw, co * len)) {
+      let sum: tf.Tensor | null = null;
+      for (let img = 0; img < n; img++) {
+        const d = tf.reshape(tf.slice(dyRows, [img, 0, 0], [1, -1, -1]), [co, (ho + 2 * fh - 1) * w2]) as tf.Tensor2D;
+        const xi = tf.reshape(tf.slice(xWide, [img, 0, 0], [1, -1, -1]), [len, ci]) as tf.Tensor2D;
+        const windows = offsets.map(([a, b]) => window2d(d, 0, co, (fh - 1 - a) * w2 + (fw - 1 - b), len));
+        const cols = windows.length === 1 ? windows[0]! : tf.concat(windows, 0);
+        const part = tf.matMul(cols, xi); // [offsets·co, ci]
+        tf.dispose([d, xi, ...windows, cols]);
+        const next: tf.Tensor = sum ? tf.add(sum, part) : part;
+        if (sum) tf.dispose([sum, part]);
+        sum = next;
+      }
+      chunks.push(sum!);
+    }
+    const all = chunks.length === 1 ? chunks[0]! : tf.concat(chunks, 0);
+    return tf.transpose(tf.reshape(all, [fh, fw, co, ci]), [0, 1, 3, 2]);
   });
 }
 
