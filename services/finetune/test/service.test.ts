@@ -40,7 +40,7 @@ async function waitFor(id: string, done: (job: Record<string, any>) => boolean, 
   }
 }
 
-const finished = (j: { state: string }) => ['succeeded', 'failed', 'cancelled'].includes(j.state);
+const finished = (j: Record<string, unknown>) => ['succeeded', 'failed', 'cancelled'].includes(j.state as string);
 
 async function start(env: Record<string, string>): Promise<{ app: FinetuneApp; url: string }> {
   const config = loadFinetuneConfig({ NST_STORAGE_DIR: dir, NST_MODELS: 'model1=wave,model2=udnie', NST_ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn', NST_FINETUNE_THREADS: '2', ...env });
