@@ -22,6 +22,7 @@ export interface Row {
   steps_measured: number;
 }
 
+const ONLY = process.env.BENCH_ONLY; // e.g. '256x4' to run one case
 const CASES: Array<{ size: number; batch: number; steps: number }> = [
   { size: 128, batch: 1, steps: 5 },
   { size: 128, batch: 4, steps: 3 },
@@ -40,7 +41,7 @@ export async function benchFinetune(opts: { print?: boolean } = {}): Promise<Row
   const style = await decodeStyle(path.join(styleDir, 'style.jpg'), 512);
   const files = await listedPhotos(BASE_PREFIX, loc, 'base', 4);
   const rows: Row[] = [];
-  for (const c of CASES) {
+  for (const c of CASES.filter((k) => !ONLY || ONLY === `${k.size}x${k.batch}`)) {
     const photos = await Promise.all(files.map((f) => decodeSquare(f.path, c.size)));
     const out = await train(
       {

@@ -10,7 +10,7 @@ const w = await loadCheckpoint('/work/shared/data/models/fast-style/wave');
 const vgg = new Vgg19(await loadVgg19Weights({ mirror: '/work/shared/data', cacheDir: '/tmp/x' }));
 const vars = weightsToTensors(w, true);
 const opt = tf.train.adam(1e-3);
-for (const [size, batch] of [[256, 1]]) {
+for (const [size, batch] of [[256, Number(process.env.B ?? 4)]]) {
   const x = tf.randomUniform([batch, size, size, 3], 0, 255) as tf.Tensor4D;
   const grams = styleTargets(vgg, tf.randomUniform([1, size, size, 3], 0, 255) as tf.Tensor4D);
   const content = contentTarget(vgg, x);

@@ -98,6 +98,15 @@ async function readParts(parts: { total: tf.Scalar; style: tf.Scalar; content: t
   return { total: total[0]!, style: style[0]!, content: content[0]!, tv: tv[0]! };
 }
 
+/**
+ * Images per forward/backward pass: the wasm heap is capped at 4 GiB and a 256² image
+ * holds a few hundred MiB of activations for the backward pass.
+ */
+export function microBatchSize(batchSize: number, imageSize: number): number {
+  const budget = 2 * 256 * 256;
+  return Math.max(1, Math.min(batchSize, Math.floor(budget / (imageSize * imageSize))));
+}
+
 /** Mean weighted loss terms of the network over photos, one at a time. */
 export async function evaluate(
   vars: TensorWeights,
@@ -136,20 +145,42 @@ export async function train(input: TrainingInput, hooks: TrainingHooks = {}): Pr
     hooks.onPhase?.('training');
     const next = batches(input.photos.length, params.batchSize, params.seed);
     const stepSeconds: number[] = [];
+    const micro = microBatchSize(params.batchSize, size);
+    const varList = [...vars.values()] as tf.Variable[];
     for (let step = 1; step <= params.steps; step++) {
       const started = performance.now();
-      let parts: { total: tf.Scalar; style: tf.Scalar; content: tf.Scalar; tv: tf.Scalar } | undefined;
-      const x = stack(input.photos, next(), size);
-      const content = contentTarget(vgg, x);
-      optimizer.minimize(() => {
-        const p = perceptualLoss(vgg, styleNetForward(x, vars), content, grams, params.weights);
-        parts = { total: p.total, style: tf.keep(p.style), content: tf.keep(p.content), tv: tf.keep(p.tv) };
-        return p.total;
-      }, false);
-      // minimize() disposes the returned total; recompute it from the kept parts.
-      const total = tf.addN([parts!.style, parts!.content, parts!.tv]) as tf.Scalar;
-      const loss = await readParts({ ...parts!, total });
-      tf.dispose([total, x, content, parts!.style, parts!.content, parts!.tv]);
+      const batch = next();
+      // The loss is a mean over images (instance norm keeps them independent), so gradients
+      // of micro-batches, weighted by their share, add up to the whole batch's gradient.
+      let grads: tf.NamedTensorMap | null = null;
+      const sums = { total: 0, style: 0, content: 0, tv: 0 };
+      for (let i = 0; i < batch.length; i += micro) {
+        const part = batch.slice(i, i + micro);
+        const share = part.length / batch.length;
+        const x = stack(input.photos, part, size);
+        const content = contentTarget(vgg, x);
+        const kept: tf.Scalar[] = [];
+        const { grads: g, value } = tf.variableGrads(() => {
+          const p = perceptualLoss(vgg, styleNetForward(x, vars), content, grams, params.weights);
+          kept.push(tf.keep(p.style), tf.keep(p.content), tf.keep(p.tv));
+          return tf.mul(p.total, share) as tf.Scalar;
+        }, varList);
+        const [style, contentLoss, tv] = await Promise.all(kept.map(async (t) => (await t.data())[0]!));
+        sums.style += style! * share;
+        sums.content += contentLoss! * share;
+        sums.tv += tv! * share;
+        tf.dispose([x, content, value, ...kept]);
+        if (grads) {
+          const previous: tf.NamedTensorMap = grads;
+          grads = Object.fromEntries(Object.entries(g).map(([k, v]) => [k, tf.add(previous[k]!, v)]));
+          tf.dispose([...Object.values(previous), ...Object.values(g)]);
+        } else {
+          grads = g;
+        }
+      }
+      optimizer.applyGradients(grads! as Parameters<typeof optimizer.applyGradients>[0]);
+      tf.dispose(Object.values(grads!));
+      const loss: LossParts = { ...sums, total: sums.style + sums.content + sums.tv };
       const seconds = (performance.now() - started) / 1000;
       stepSeconds.push(seconds);
       await hooks.onStep?.({ step, steps: params.steps, loss, seconds });
