@@ -76,6 +76,14 @@ describe('wasm training kernels', () => {
     for (const [wasm, cpu] of pairs) expect(maxRelError(wasm, cpu)).toBeLessThan(1e-5);
   });
 
+  it('max pool gradients match the cpu backend (VGG pools)', async () => {
+    const pairs = await onBoth([[2, 8, 6, 5]], (x) => {
+      const g = tf.grad((p: tf.Tensor) => tf.sum(tf.square(tf.maxPool(tf.relu(p) as tf.Tensor4D, 2, 2, 'valid'))));
+      return g(x!);
+    });
+    for (const [wasm, cpu] of pairs) expect(maxRelError(wasm, cpu)).toBeLessThan(1e-6);
+  });
+
   it('a conv filter gradient agrees with a central finite difference', async () => {
     await tf.setBackend('wasm');
     const x = tf.randomNormal([1, 6, 6, 2], 0, 1, 'float32', 3) as tf.Tensor4D;

@@ -21,6 +21,7 @@ import {
   type Conv2DBackpropInputAttrs,
   type KernelConfig,
   type KernelFunc,
+  type MaxPoolGradAttrs,
   type TensorInfo,
 } from '@tensorflow/tfjs';
 
@@ -200,6 +201,39 @@ const conv2dBackpropFilterKernel: KernelFunc = ({ inputs, attrs }) => {
   }
 };
 
+/**
+ * Gradient of a 2×2 stride-2 max pool (VGG's): dy goes to the position that held the
+ * maximum. The backend's MaxPoolGrad is a scalar loop; this is two nearest-neighbour
+ * upsamplings and a select. (Exact ties within a window would each get the gradient; the
+ * pooled values are ReLU outputs, where the only ties are zeros, whose gradient the ReLU
+ * discards anyway.) Other pool shapes go to the backend's kernel.
+ */
+function maxPoolGrad(original: KernelFunc): KernelFunc {
+  return (args) => {
+    const { filterSize, strides, pad } = args.attrs as unknown as MaxPoolGradAttrs;
+    const [fh, fw] = typeof filterSize === 'number' ? [filterSize, filterSize] : filterSize;
+    const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
+    const input = args.inputs.input!;
+    const [, h, w] = input.shape;
+    if (fh !== 2 || fw !== 2 || sh !== 2 || sw !== 2 || pad !== 'valid' || h! % 2 !== 0 || w! % 2 !== 0) return original(args);
+    const x = asTensor(input);
+    const y = asTensor(args.inputs.output!);
+    const dy = asTensor(args.inputs.dy!);
+    try {
+      return tf.tidy(() => {
+        const size: [number, number] = [h!, w!];
+        const maxima = tf.image.resizeNearestNeighbor(y.t as tf.Tensor4D, size);
+        const spread = tf.image.resizeNearestNeighbor(dy.t as tf.Tensor4D, size);
+        return tf.where(tf.equal(x.t, maxima), spread, tf.zerosLike(spread));
+      });
+    } finally {
+      x.release();
+      y.release();
+      dy.release();
+    }
+  };
+}
+
 /** matMul through the backend's fast path: batch 1, no transpose flags. */
 function fastBatchMatMul(original: KernelFunc): KernelFunc {
   return ({ inputs, backend, attrs }) => {
@@ -248,6 +282,11 @@ export function registerWasmTrainingKernels(): void {
   configs.push({ kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2dBackpropInputKernel });
   if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) {
     configs.push({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2dBackpropFilterKernel });
+  }
+  const pool = tf.getKernel('MaxPoolGrad', 'wasm');
+  if (pool) {
+    tf.unregisterKernel('MaxPoolGrad', 'wasm');
+    configs.push({ kernelName: 'MaxPoolGrad', backendName: 'wasm', kernelFunc: maxPoolGrad(pool.kernelFunc) });
   }
   const matMul = tf.getKernel('BatchMatMul', 'wasm');
   if (matMul) {
