@@ -8,15 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { dataFolder, loadCheckpoint } from '@nst/common';
 import { BASE_PREFIX, decodeSquare, decodeStyle, listedPhotos } from '../services/finetune/src/training/dataset.ts';
-import { initTrainingBackend } from '../services/finetune/src/training/tfBackend.ts';
-import { train } from '../services/finetune/src/training/trainer.ts';
+import { trainInWorker } from '../services/finetune/src/training/trainInWorker.ts';
 import { loadVgg19Weights } from '../services/finetune/src/training/vgg19.ts';
 
 export interface Row {
   image_size: number;
   batch_size: number;
+  /** e.g. "wasm (2 threads)" or "wasm (2 data-parallel workers × 1 thread)". */
   backend: string;
-  threads: number;
   /** Median over the measured steps (the first, warm-up step excluded). */
   seconds_per_step: number;
   steps_measured: number;
@@ -34,7 +33,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 export async function benchFinetune(opts: { print?: boolean } = {}): Promise<Row[]> {
   const loc = { mirror: process.env.NST_DATA_MIRROR || undefined, cacheDir: path.resolve('.tmp/bench-data') };
-  const backend = await initTrainingBackend({ threads: Number(process.env.NST_FINETUNE_THREADS) || availableParallelism() });
+  const threads = Number(process.env.NST_FINETUNE_THREADS) || availableParallelism();
+  const dataParallel = process.env.NST_FINETUNE_DATA_PARALLEL === 'true';
   const styleDir = path.join(await dataFolder('models/fast-style/wave/', loc), 'models/fast-style/wave');
   const weights = await loadCheckpoint(styleDir);
   const vgg = await loadVgg19Weights(loc);
@@ -43,7 +43,9 @@ export async function benchFinetune(opts: { print?: boolean } = {}): Promise<Row
   const rows: Row[] = [];
   for (const c of CASES.filter((k) => !ONLY || ONLY === `${k.size}x${k.batch}`)) {
     const photos = await Promise.all(files.map((f) => decodeSquare(f.path, c.size)));
-    const out = await train(
+    let backend = '';
+    // A fresh training worker per case, exactly as the service runs a job.
+    const out = await trainInWorker(
       {
       weights,
       vgg,
@@ -52,14 +54,20 @@ export async function benchFinetune(opts: { print?: boolean } = {}): Promise<Row
       heldOut: [],
       params: { steps: c.steps, batchSize: c.batch, imageSize: c.size, learningRate: 1e-3, weights: { style: 100, content: 7.5, tv: 200 }, seed: 1 },
       },
-      { onStep: (r) => void process.stderr.write(`  ${c.size}² batch ${c.batch}: step ${r.step}/${r.steps} ${r.seconds.toFixed(2)} s\n`) },
+      { threads, dataParallel },
+      {
+        onBackend: (i) => {
+          backend = i.workers > 1 ? `${i.backend} (${i.workers} data-parallel workers × ${i.threads} thread)` : `${i.backend} (${i.threads} threads)`;
+        },
+        onStep: (r) => void process.stderr.write(`  ${c.size}² batch ${c.batch}: step ${r.step}/${r.steps} ${r.seconds.toFixed(2)} s\n`),
+      },
     );
     const measured = out.stepSeconds.slice(1);
-    rows.push({ image_size: c.size, batch_size: c.batch, backend: backend.backend, threads: backend.threads, seconds_per_step: median(measured), steps_measured: measured.length });
+    rows.push({ image_size: c.size, batch_size: c.batch, backend, seconds_per_step: median(measured), steps_measured: measured.length });
   }
   if (opts.print ?? true) {
     console.log(`\nFine-tuning: seconds per training step (style net + VGG19 relu1_1…relu3_1 loss + Adam), ${availableParallelism()} cores`);
-    console.table(rows.map((r) => ({ size: `${r.image_size}x${r.image_size}`, batch: r.batch_size, backend: `${r.backend} (${r.threads} threads)`, 's/step': r.seconds_per_step.toFixed(2) })));
+    console.table(rows.map((r) => ({ size: `${r.image_size}x${r.image_size}`, batch: r.batch_size, backend: r.backend, 's/step': r.seconds_per_step.toFixed(2) })));
   }
   return rows;
 }

@@ -53,7 +53,7 @@ export async function buildFinetuneApp(config: FinetuneConfig): Promise<Finetune
   });
 
   const queue: JobQueue<PreparedJob> = new JobQueue<PreparedJob>(
-    (job, signal) => runJob(job, signal, { store, loc, backend: { threads: config.NST_FINETUNE_THREADS }, onStepSeconds: (m, s) => stepSeconds.labels(m).observe(s) }),
+    (job, signal) => runJob(job, signal, { store, loc, backend: { threads: config.NST_FINETUNE_THREADS, dataParallel: config.NST_FINETUNE_DATA_PARALLEL }, onStepSeconds: (m, s) => stepSeconds.labels(m).observe(s) }),
     {
       maxQueued: config.NST_FINETUNE_MAX_QUEUE,
       keepFinished: config.NST_FINETUNE_KEEP_JOBS,

@@ -60,7 +60,10 @@ export async function runJob(job: Job<PreparedJob>, signal: AbortSignal, ctx: Ru
     ctx.backend,
     {
       onBackend: (info) => {
-        job.backend = `${info.backend} (${info.threads} thread${info.threads === 1 ? '' : 's'})`;
+        job.backend =
+          info.workers > 1
+            ? `${info.backend} (${info.workers} data-parallel workers × ${info.threads} thread)`
+            : `${info.backend} (${info.threads} thread${info.threads === 1 ? '' : 's'})`;
       },
       onPhase: (phase) => {
         job.phase = phase.replace('_', ' ');

@@ -130,7 +130,70 @@ export async function evaluate(
   return sum;
 }
 
-export async function train(input: TrainingInput, hooks: TrainingHooks = {}): Promise<TrainingOutput> {
+/** What a gradient computation needs besides the weights. */
+export interface GradientContext {
+  vgg: Vgg19;
+  vars: TensorWeights;
+  grams: Map<VggLayer, tf.Tensor3D>;
+  photos: Float32Array[];
+  params: TrainingParams;
+}
+
+export interface Gradients {
+  grads: tf.NamedTensorMap;
+  /** Weighted loss terms, already multiplied by the share. */
+  sums: LossParts;
+}
+
+/**
+ * Gradient of the mean loss over `indices`, times `share` (their part of the whole batch).
+ * The loss is a mean over images (instance norm keeps them independent), so gradients of
+ * micro-batches, weighted by their share, add up to the whole batch's gradient.
+ */
+export async function batchGradients(ctx: GradientContext, indices: number[], share: number): Promise<Gradients> {
+  const { vgg, vars, grams, params } = ctx;
+  const size = params.imageSize;
+  const micro = microBatchSize(indices.length, size);
+  const varList = [...vars.values()] as tf.Variable[];
+  let grads: tf.NamedTensorMap | null = null;
+  const sums = { total: 0, style: 0, content: 0, tv: 0 };
+  for (let i = 0; i < indices.length; i += micro) {
+    const part = indices.slice(i, i + micro);
+    const partShare = (share * part.length) / indices.length;
+    const x = stack(ctx.photos, part, size);
+    const content = contentTarget(vgg, x);
+    const kept: tf.Scalar[] = [];
+    const { grads: g, value } = tf.variableGrads(() => {
+      const p = perceptualLoss(vgg, styleNetForward(x, vars), content, grams, params.weights);
+      kept.push(tf.keep(p.style), tf.keep(p.content), tf.keep(p.tv));
+      return tf.mul(p.total, partShare) as tf.Scalar;
+    }, varList);
+    const [style, contentLoss, tv] = await Promise.all(kept.map(async (t) => (await t.data())[0]!));
+    sums.style += style! * partShare;
+    sums.content += contentLoss! * partShare;
+    sums.tv += tv! * partShare;
+    tf.dispose([x, content, value, ...kept]);
+    if (grads) {
+      const previous: tf.NamedTensorMap = grads;
+      grads = Object.fromEntries(Object.entries(g).map(([k, v]) => [k, tf.add(previous[k]!, v)]));
+      tf.dispose([...Object.values(previous), ...Object.values(g)]);
+    } else {
+      grads = g;
+    }
+  }
+  sums.total = sums.style + sums.content + sums.tv;
+  return { grads: grads!, sums };
+}
+
+/**
+ * Another thread computing gradients for part of each batch (data parallelism): it gets
+ * the current weights and the photo indices, and answers with its gradients.
+ */
+export interface GradientPeer {
+  gradients(vars: TensorWeights, indices: number[], share: number): Promise<{ grads: Map<string, Float32Array>; sums: LossParts }>;
+}
+
+export async function train(input: TrainingInput, hooks: TrainingHooks = {}, peer?: GradientPeer): Promise<TrainingOutput> {
   const { params } = input;
   const size = params.imageSize;
   const vgg = new Vgg19(input.vgg);
@@ -139,51 +202,38 @@ export async function train(input: TrainingInput, hooks: TrainingHooks = {}): Pr
   const grams = styleTargets(vgg, style);
   style.dispose();
   const optimizer = tf.train.adam(params.learningRate);
+  const ctx: GradientContext = { vgg, vars, grams, photos: input.photos, params };
   try {
     hooks.onPhase?.('evaluating_parent');
     const parent = await evaluate(vars, vgg, input.heldOut, size, grams, params.weights);
     hooks.onPhase?.('training');
     const next = batches(input.photos.length, params.batchSize, params.seed);
     const stepSeconds: number[] = [];
-    const micro = microBatchSize(params.batchSize, size);
-    const varList = [...vars.values()] as tf.Variable[];
     for (let step = 1; step <= params.steps; step++) {
       const started = performance.now();
       const batch = next();
-      // The loss is a mean over images (instance norm keeps them independent), so gradients
-      // of micro-batches, weighted by their share, add up to the whole batch's gradient.
-      let grads: tf.NamedTensorMap | null = null;
-      const sums = { total: 0, style: 0, content: 0, tv: 0 };
-      for (let i = 0; i < batch.length; i += micro) {
-        const part = batch.slice(i, i + micro);
-        const share = part.length / batch.length;
-        const x = stack(input.photos, part, size);
-        const content = contentTarget(vgg, x);
-        const kept: tf.Scalar[] = [];
-        const { grads: g, value } = tf.variableGrads(() => {
-          const p = perceptualLoss(vgg, styleNetForward(x, vars), content, grams, params.weights);
-          kept.push(tf.keep(p.style), tf.keep(p.content), tf.keep(p.tv));
-          return tf.mul(p.total, share) as tf.Scalar;
-        }, varList);
-        const [style, contentLoss, tv] = await Promise.all(kept.map(async (t) => (await t.data())[0]!));
-        sums.style += style! * share;
-        sums.content += contentLoss! * share;
-        sums.tv += tv! * share;
-        tf.dispose([x, content, value, ...kept]);
-        if (grads) {
-          const previous: tf.NamedTensorMap = grads;
-          grads = Object.fromEntries(Object.entries(g).map(([k, v]) => [k, tf.add(previous[k]!, v)]));
-          tf.dispose([...Object.values(previous), ...Object.values(g)]);
-        } else {
-          grads = g;
-        }
+      let result: Gradients;
+      if (peer && batch.length >= 2) {
+        // The peer takes the second half; both halves run at once on different cores.
+        const mine = batch.slice(0, Math.ceil(batch.length / 2));
+        const theirs = batch.slice(mine.length);
+        const pending = peer.gradients(vars, theirs, theirs.length / batch.length);
+        const own = await batchGradients(ctx, mine, mine.length / batch.length);
+        const other = await pending;
+        const grads = Object.fromEntries(
+          Object.entries(own.grads).map(([k, v]) => [k, tf.tidy(() => tf.add(v, tf.tensor(other.grads.get(k)!, v.shape)))]),
+        );
+        tf.dispose(Object.values(own.grads));
+        const sums = { style: own.sums.style + other.sums.style, content: own.sums.content + other.sums.content, tv: own.sums.tv + other.sums.tv, total: 0 };
+        result = { grads, sums: { ...sums, total: sums.style + sums.content + sums.tv } };
+      } else {
+        result = await batchGradients(ctx, batch, 1);
       }
-      optimizer.applyGradients(grads! as Parameters<typeof optimizer.applyGradients>[0]);
-      tf.dispose(Object.values(grads!));
-      const loss: LossParts = { ...sums, total: sums.style + sums.content + sums.tv };
+      optimizer.applyGradients(result.grads as Parameters<typeof optimizer.applyGradients>[0]);
+      tf.dispose(Object.values(result.grads));
       const seconds = (performance.now() - started) / 1000;
       stepSeconds.push(seconds);
-      await hooks.onStep?.({ step, steps: params.steps, loss, seconds });
+      await hooks.onStep?.({ step, steps: params.steps, loss: result.sums, seconds });
     }
     hooks.onPhase?.('evaluating_trained');
     const trained = await evaluate(vars, vgg, input.heldOut, size, grams, params.weights);
