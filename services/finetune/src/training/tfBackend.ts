@@ -8,7 +8,8 @@
  * load those), is written to a temp .cjs file that loads the module from node_modules; and
  * the backend caps its pool at "logical cores / 2", so os.cpus() is doubled during start-up.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -45,9 +46,15 @@ function writeWasmWorkerScript(): string {
   const original = 'if(typeof e.data.urlOrBlob=="string"){importScripts(e.data.urlOrBlob)}';
   if (!wasmWorkerContents.includes(original)) throw new Error('unexpected tfjs-backend-wasm worker script; cannot enable threads');
   const patched = wasmWorkerContents.replace(original, `if(true){importScripts(${JSON.stringify(mainScript)})}`);
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'nst-tfjs-wasm-')), 'pthread-worker.cjs');
   // The template literal's "\n" escapes arrive as real newlines, inside string literals.
-  writeFileSync(file, patched.replace(/\n/g, '\\n'));
+  const script = patched.replace(/\n/g, '\\n');
+  // Named by content, so every training worker (and process) reuses one file.
+  const file = path.join(os.tmpdir(), `nst-tfjs-wasm-pthread-${createHash('sha256').update(script).digest('hex').slice(0, 16)}.cjs`);
+  if (!existsSync(file)) {
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    writeFileSync(tmp, script);
+    renameSync(tmp, file);
+  }
   return file;
 }
 
