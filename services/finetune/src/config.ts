@@ -1,0 +1,22 @@
+/** The fine-tuning service's configuration, validated once at start-up. */
+import os from 'node:os';
+import { z } from 'zod';
+import { booleanFlag, parseConfig, port, positiveInt, sharedEnv } from '@nst/common';
+
+const schema = z.object({
+  ...sharedEnv,
+  NST_FINETUNE_PORT: port(8005),
+  /** Admin bearer token; when unset, read from (or generated into) <storage>/admin_token. */
+  NST_ADMIN_TOKEN: z.string().min(16).optional(),
+  /** Threads a training run uses (wasm backend); default every core. */
+  NST_FINETUNE_THREADS: positiveInt(os.availableParallelism()),
+  /** Data-parallel workers instead of wasm threads for batches of 2+ (see tfBackend.ts). */
+  NST_FINETUNE_DATA_PARALLEL: booleanFlag(false),
+  /** Jobs waiting behind the running one; more are refused with 429. */
+  NST_FINETUNE_MAX_QUEUE: z.coerce.number().int().min(0).default(8),
+  /** Finished jobs kept in memory for GET /jobs. */
+  NST_FINETUNE_KEEP_JOBS: positiveInt(100),
+});
+
+export type FinetuneConfig = z.output<typeof schema>;
+export const loadFinetuneConfig = (env: NodeJS.ProcessEnv = process.env): FinetuneConfig => parseConfig(schema, env);

@@ -1,0 +1,5 @@
+export * from './app.ts';
+export * from './config.ts';
+export * from './jobs/request.ts';
+export * from './jobs/jobQueue.ts';
+export * from './publish.ts';

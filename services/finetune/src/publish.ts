@@ -1,0 +1,71 @@
+/**
+ * Publishing a trained version: the artefact and its card go into the model store under
+ * the next free version number (ModelStore.addVersion: atomic, never overwrites), then the
+ * quality gate decides whether latest.txt moves.
+ */
+import { createHash } from 'node:crypto';
+import { ModelStore, exportOnnx, type ModelCard, type StyleNetWeights } from '@nst/common';
+import type { JobResult } from './jobs/jobQueue.ts';
+import type { PublishMode } from './jobs/request.ts';
+import type { LossParts } from './training/perceptualLoss.ts';
+
+export interface GateDecision {
+  passed: boolean;
+  reason: string;
+}
+
+/** The new version may go live only if its held-out weighted loss is not worse than its parent's. */
+export function qualityGate(heldout: { parent: LossParts; trained: LossParts }): GateDecision {
+  const { parent, trained } = heldout;
+  const passed = trained.total <= parent.total;
+  const change = parent.total > 0 ? ((trained.total - parent.total) / parent.total) * 100 : 0;
+  const detail = `held-out weighted perceptual loss ${trained.total.toPrecision(6)} vs parent ${parent.total.toPrecision(6)} (${change >= 0 ? '+' : ''}${change.toFixed(2)}%)`;
+  return { passed, reason: passed ? `quality gate passed: ${detail}` : `quality gate failed: ${detail}; the new version is worse than its parent` };
+}
+
+export interface PublishInput {
+  store: ModelStore;
+  model: string;
+  parentVersion: string;
+  weights: StyleNetWeights;
+  heldout: { parent: LossParts; trained: LossParts };
+  publish: PublishMode;
+  /** Everything about the run that goes into the card's `training` section. */
+  training: Record<string, unknown>;
+  jobId: string;
+}
+
+export async function publishVersion(input: PublishInput): Promise<JobResult> {
+  const { store, model, parentVersion } = input;
+  const parentCard = await store.card(model, parentVersion);
+  const gate = qualityGate(input.heldout);
+  const onnx = exportOnnx(input.weights, { model, style: parentCard.style, source: 'finetune', parent: parentVersion, job: input.jobId });
+  const card = await store.addVersion(model, onnx, (version, n): ModelCard => ({
+    model,
+    version,
+    version_number: n,
+    parent: parentVersion,
+    style: parentCard.style,
+    title: parentCard.title,
+    artist: parentCard.artist,
+    licence: parentCard.licence,
+    created_at: new Date().toISOString(),
+    source: { kind: 'finetune', job_id: input.jobId, parent: parentVersion },
+    artefact: { file: `${version}.onnx`, sha256: createHash('sha256').update(onnx).digest('hex'), bytes: onnx.byteLength },
+    metrics: {
+      heldout_parent: input.heldout.parent,
+      heldout_trained: input.heldout.trained,
+      quality_gate: gate,
+    },
+    training: { ...input.training, publish: input.publish },
+  }));
+
+  switch (input.publish.mode) {
+    case 'latest':
+      if (!gate.passed) return { version: card.version, published: false, reason: `latest.txt not moved: ${gate.reason}`, heldout: input.heldout };
+      await store.setLatest(model, card.version);
+      return { version: card.version, published: true, reason: `latest.txt moved to ${card.version}: ${gate.reason}`, heldout: input.heldout };
+    case 'none':
+      return { version: card.version, published: false, reason: `publish is "none": latest.txt not moved (${gate.reason})`, heldout: input.heldout };
+  }
+}
