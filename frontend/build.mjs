@@ -1,4 +1,32 @@
-// Placeholder build until the UI lands: copies src/index.html into dist/.
-import { cpSync, mkdirSync } from 'node:fs';
-mkdirSync(new URL('./dist', import.meta.url), { recursive: true });
-cpSync(new URL('./src/index.html', import.meta.url), new URL('./dist/index.html', import.meta.url));
+// Bundles the browser UI: src/main.ts → dist/app.js (minified, with source map), and
+// copies the static page and stylesheet next to it. `pnpm build:frontend` runs this.
+import { build } from 'esbuild';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const src = join(here, 'src');
+const dist = join(here, 'dist');
+
+await rm(dist, { recursive: true, force: true });
+await mkdir(dist, { recursive: true });
+
+const result = await build({
+  entryPoints: [join(src, 'main.ts')],
+  outfile: join(dist, 'app.js'),
+  bundle: true,
+  format: 'iife',
+  platform: 'browser',
+  target: ['es2020', 'chrome100', 'firefox100', 'safari15'],
+  minify: true,
+  sourcemap: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  metafile: true,
+});
+
+await Promise.all(['index.html', 'styles.css'].map((f) => copyFile(join(src, f), join(dist, f))));
+
+const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+console.log(`frontend: built dist/ (app.js + map ${(bytes / 1024).toFixed(1)} KiB, index.html, styles.css)`);

@@ -1,0 +1,192 @@
+/** Entry point: wires the style picker, upload, stylise call, result and feedback together. */
+import { ApiError, listModels, stylize, type ModelInfo, type OutputFormat, type StylizeResult } from './api.ts';
+import { byId, prefs, setMessage } from './dom.ts';
+import { createFeedback } from './feedback.ts';
+import { createStylePicker } from './stylePicker.ts';
+import { createUpload } from './upload.ts';
+
+const FORMATS: readonly OutputFormat[] = ['png', 'jpeg', 'webp'];
+
+const el = {
+  styleGrid: byId('style-grid', HTMLDivElement),
+  styleStatus: byId('style-status', HTMLParagraphElement),
+  stylesRetry: byId('styles-retry', HTMLButtonElement),
+  fileInput: byId('file-input', HTMLInputElement),
+  dropZone: byId('drop-zone', HTMLDivElement),
+  preview: byId('preview', HTMLElement),
+  previewImg: byId('preview-img', HTMLImageElement),
+  previewCaption: byId('preview-caption', HTMLElement),
+  format: byId('format-select', HTMLSelectElement),
+  size: byId('size-select', HTMLSelectElement),
+  stylizeBtn: byId('stylize-btn', HTMLButtonElement),
+  progress: byId('progress', HTMLDivElement),
+  progressBar: byId('progress-bar', HTMLProgressElement),
+  status: byId('stylize-status', HTMLParagraphElement),
+  error: byId('stylize-error', HTMLDivElement),
+  resultCard: byId('result-card', HTMLElement),
+  resultHeading: byId('result-heading', HTMLHeadingElement),
+  originalImg: byId('original-img', HTMLImageElement),
+  resultImg: byId('result-img', HTMLImageElement),
+  resultCaption: byId('result-caption', HTMLElement),
+  download: byId('download-link', HTMLAnchorElement),
+  resultMeta: byId('result-meta', HTMLSpanElement),
+};
+
+let busy = false;
+let model: ModelInfo | undefined;
+
+const picker = createStylePicker(el.styleGrid, (m) => {
+  model = m;
+  updateButton();
+});
+
+const upload = createUpload(
+  { input: el.fileInput, dropZone: el.dropZone, preview: el.preview, previewImg: el.previewImg, caption: el.previewCaption },
+  {
+    onFile: () => {
+      setMessage(el.error, '');
+      setMessage(el.status, '');
+      updateButton();
+    },
+    onError: (message) => setMessage(el.error, message),
+  },
+);
+
+const feedback = createFeedback({
+  form: byId('feedback-form', HTMLFormElement),
+  comment: byId('feedback-comment', HTMLTextAreaElement),
+  count: byId('comment-count', HTMLSpanElement),
+  submit: byId('feedback-submit', HTMLButtonElement),
+  status: byId('feedback-status', HTMLParagraphElement),
+});
+
+function updateButton(): void {
+  const ready = !busy && model !== undefined && upload.file() !== undefined;
+  el.stylizeBtn.disabled = !ready;
+}
+
+function setBusy(value: boolean): void {
+  busy = value;
+  upload.setDisabled(value);
+  el.styleGrid.closest('fieldset')!.disabled = value;
+  el.stylizeBtn.setAttribute('aria-busy', String(value));
+  el.stylizeBtn.classList.toggle('loading', value);
+  el.stylizeBtn.querySelector('.btn-label')!.textContent = value ? 'Stylising…' : 'Stylise';
+  el.progress.hidden = !value;
+  updateButton();
+}
+
+async function loadStyles(): Promise<void> {
+  el.stylesRetry.hidden = true;
+  el.styleStatus.textContent = 'Loading styles…';
+  el.styleStatus.dataset.kind = '';
+  try {
+    const models = await listModels();
+    picker.render(models);
+    if (models.length === 0) {
+      el.styleStatus.textContent = 'No styles are available right now.';
+    } else {
+      const live = models.filter((m) => m.live_version).length;
+      el.styleStatus.textContent = `${live} style${live === 1 ? '' : 's'} available. Use the arrow keys to move between them.`;
+    }
+  } catch (err) {
+    const message = err instanceof ApiError ? err.message : 'Something went wrong.';
+    el.styleStatus.textContent = `Could not load the styles: ${message}`;
+    el.styleStatus.dataset.kind = 'error';
+    el.stylesRetry.hidden = false;
+  }
+}
+
+function timestampForFile(d: Date): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+function extensionOf(filename: string, fallback: string): string {
+  const m = /\.([a-z0-9]+)$/i.exec(filename);
+  return m ? m[1]!.toLowerCase() : fallback;
+}
+
+function showResult(result: StylizeResult, m: ModelInfo, fallbackOriginal: string | undefined): void {
+  el.originalImg.onerror = fallbackOriginal
+    ? () => {
+        el.originalImg.onerror = null;
+        el.originalImg.src = fallbackOriginal;
+      }
+    : null;
+  el.originalImg.src = result.input_url;
+  el.resultImg.src = result.output_url;
+  el.resultImg.alt = `Your photo in the style of ${m.title} by ${m.artist}`;
+  el.resultCaption.textContent = `${m.title} · ${m.artist}`;
+
+  const ext = extensionOf(result.output_image_filename, 'png');
+  el.download.href = result.output_url;
+  el.download.download = `nst-${m.style}-${timestampForFile(new Date())}.${ext}`;
+
+  const seconds = (result.timings.total_ms / 1000).toFixed(1);
+  el.resultMeta.textContent = `${result.width}×${result.height} · ${ext.toUpperCase()} · ${seconds} s · model ${result.version}`;
+
+  feedback.attach(result);
+  el.resultCard.hidden = false;
+  el.resultHeading.focus({ preventScroll: true });
+  el.resultCard.scrollIntoView({ behavior: window.matchMedia('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth', block: 'start' });
+}
+
+async function runStylize(): Promise<void> {
+  const file = upload.file();
+  const m = model;
+  if (busy || !file || !m) return;
+  const format = (FORMATS as readonly string[]).includes(el.format.value) ? (el.format.value as OutputFormat) : 'png';
+  const maxSize = Number(el.size.value) || 1024;
+
+  setMessage(el.error, '');
+  setBusy(true);
+  el.progressBar.value = 0;
+  setMessage(el.status, `Uploading ${file.name}…`);
+  const started = performance.now();
+  let processing = false;
+  const onUploadProgress = (fraction: number): void => {
+    if (processing) return;
+    if (fraction >= 1) {
+      processing = true;
+      el.progressBar.removeAttribute('value'); // indeterminate while the model paints
+      setMessage(el.status, `Painting your photo in the style of ${m.title}…`);
+    } else {
+      el.progressBar.value = fraction;
+    }
+  };
+
+  try {
+    const result = await stylize({ image: file, model: m.name, maxSize, format, onUploadProgress });
+    showResult(result, m, upload.previewUrl());
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    setMessage(el.status, `Done in ${seconds} s. Your stylised photo is shown below.`);
+  } catch (err) {
+    setMessage(el.status, '');
+    const message = err instanceof ApiError ? err.message : err instanceof Error ? err.message : 'Something went wrong.';
+    setMessage(el.error, `Could not stylise “${file.name}”: ${message}`);
+  } finally {
+    setBusy(false);
+  }
+}
+
+// Output options, remembered between visits.
+for (const [select, key] of [
+  [el.format, 'format'],
+  [el.size, 'maxSize'],
+] as const) {
+  const saved = prefs.get(key);
+  if (saved && Array.from(select.options).some((o) => o.value === saved)) select.value = saved;
+  select.addEventListener('change', () => prefs.set(key, select.value));
+}
+
+el.stylizeBtn.addEventListener('click', () => void runStylize());
+el.stylesRetry.addEventListener('click', () => void loadStyles());
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && (e.ctrlKey || e.metaKey) && !e.defaultPrevented) {
+    e.preventDefault();
+    void runStylize();
+  }
+});
+
+void loadStyles();
