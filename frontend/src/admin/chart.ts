@@ -38,6 +38,8 @@ export interface LineChartOptions {
   /** Draw a band (lo..hi) behind each series. */
   bands?: boolean;
   className?: string;
+  /** Pixels to shift each series sideways (so bars of series at the same x stay apart). */
+  dodge?: number;
 }
 
 export const PALETTE = ['#4338ca', '#0e7490', '#c2410c', '#15803d', '#a21caf', '#b45309', '#be123c', '#334155'];
@@ -111,7 +113,7 @@ export function lineChart(o: LineChartOptions): SVGSVGElement {
     if (o.yMax === undefined) yMax += pad;
   }
 
-  const px = (x: number) => m.left + ((x - xMin) / (xMax - xMin)) * (W - m.left - m.right);
+  const pxBase = (x: number) => m.left + ((x - xMin) / (xMax - xMin)) * (W - m.left - m.right);
   const py = (y: number) => m.top + (1 - (y - yMin) / (yMax - yMin)) * (H - m.top - m.bottom);
   const fy = o.yFormat ?? ((v: number) => String(Number(v.toPrecision(3))));
   const fx = o.xFormat ?? (o.xType === 'time' ? formatHour : (v: number) => String(Number(v.toPrecision(4))));
@@ -125,8 +127,8 @@ export function lineChart(o: LineChartOptions): SVGSVGElement {
   const xt = o.xType === 'time' ? timeTicks(xMin, xMax, 4) : niceTicks(xMin, xMax, 5);
   for (const t of xt) {
     if (t < xMin || t > xMax) continue;
-    axes.append(el('line', { x1: px(t), x2: px(t), y1: H - m.bottom, y2: H - m.bottom + 4, class: 'chart-tick' }));
-    axes.append(el('text', { x: px(t), y: H - m.bottom + 17, 'text-anchor': 'middle' }, fx(t)));
+    axes.append(el('line', { x1: pxBase(t), x2: pxBase(t), y1: H - m.bottom, y2: H - m.bottom + 4, class: 'chart-tick' }));
+    axes.append(el('text', { x: pxBase(t), y: H - m.bottom + 17, 'text-anchor': 'middle' }, fx(t)));
   }
   axes.append(el('line', { x1: m.left, x2: W - m.right, y1: H - m.bottom, y2: H - m.bottom, class: 'chart-axis' }));
   svg.append(axes);
@@ -135,6 +137,8 @@ export function lineChart(o: LineChartOptions): SVGSVGElement {
     const color = s.color ?? PALETTE[i % PALETTE.length]!;
     const pts = [...s.points].sort((a, b) => a.x - b.x);
     if (pts.length === 0) return;
+    const shift = o.dodge ? (i - (o.series.length - 1) / 2) * o.dodge : 0;
+    const px = (x: number) => pxBase(x) + shift;
     const g = el('g', { class: 'chart-series', 'data-series': s.name });
     if (o.bands) {
       for (const p of pts) {

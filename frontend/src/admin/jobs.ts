@@ -35,7 +35,7 @@ export function createJobsPanel(onAuthError: (err: ApiError) => void): JobsPanel
   const cw = num('content_weight', 'Content weight', { min: 0, step: 'any', placeholder: 'default' });
   const tw = num('tv_weight', 'TV weight', { min: 0, step: 'any', placeholder: 'default' });
   const canaryPct = num('canary_percent', 'Canary share (%)', { min: 1, max: 100, step: 1, value: 20 });
-  const dataSel = h('select', { id: 'ft-data', name: 'data' }, h('option', { value: 'feedback' }, 'Feedback (rated photos)'), h('option', { value: 'both' }, 'Feedback + base set'), h('option', { value: 'base' }, 'Base set'));
+  const dataSel = h('select', { id: 'ft-data', name: 'data' }, h('option', { value: 'feedback' }, 'Feedback'), h('option', { value: 'both' }, 'Feedback + base'), h('option', { value: 'base' }, 'Base set'));
   const publishSel = h('select', { id: 'ft-publish', name: 'publish' }, h('option', { value: 'canary' }, 'As a canary'), h('option', { value: 'latest' }, 'As the live version'), h('option', { value: 'none' }, "Don't publish"));
   const startBtn = h('button', { type: 'submit', className: 'btn btn-primary' }, 'Start fine-tune');
   const formStatus = h('p', { className: 'status', role: 'status', 'aria-live': 'polite' });
@@ -154,7 +154,7 @@ export function createJobsPanel(onAuthError: (err: ApiError) => void): JobsPanel
       result ? h('p', { className: 'small' }, `Result: ${result}`) : null,
       job.error ? h('p', { className: 'small', 'data-kind': 'error' }, `Error: ${job.error}`) : null,
       job.losses.length
-        ? lineChart({ series: [{ name: 'loss', points: job.losses.map((p) => ({ x: p.step, y: p.loss, label: `step ${p.step}: loss ${Number(p.loss.toPrecision(4))}` })) }], label: `Loss curve of job ${job.id}: ${job.losses.length} points`, height: 160, className: 'chart-loss' })
+        ? lineChart({ series: [{ name: 'loss', points: job.losses.map((p) => ({ x: p.step, y: p.loss, label: `step ${p.step}: loss ${Number(p.loss.toPrecision(4))}` })) }], label: `Loss curve of job ${job.id}: ${job.losses.length} points`, width: Math.round(list.clientWidth - 26) || 600, height: 160, className: 'chart-loss' })
         : h('p', { className: 'muted small' }, 'No loss values yet.'),
     );
   }

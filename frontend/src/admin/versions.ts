@@ -5,7 +5,7 @@
  */
 import type { HistoryEntry, ModelInfo, ModelStats, VersionStats } from './api.ts';
 import { PALETTE, legend, lineChart, wilson, type ChartSeries } from './chart.ts';
-import { h, percent, replaceKeepingFocus, say, when } from './ui.ts';
+import { h, percent, replaceKeepingFocus, say, when, whenShort } from './ui.ts';
 
 export interface PanelActions {
   canary(model: string, version: string | undefined, percent: number, reason?: string): Promise<void>;
@@ -183,6 +183,13 @@ export function createModelPanel(info: ModelInfo, actions: PanelActions): ModelP
   );
 
   let last: { stats: ModelStats; history: HistoryEntry[] } | undefined;
+  let chartWidth = 0;
+  // Charts are drawn at their box's pixel width (readable text on phones): redraw on resize.
+  if (typeof ResizeObserver !== 'undefined') {
+    new ResizeObserver(() => {
+      if (last && Math.abs(Math.round(chartBox.clientWidth) - chartWidth) > 24) renderChart(last.stats);
+    }).observe(chartBox);
+  }
   const sig = { summary: '', table: '', chart: '', history: '', options: '' };
 
   function renderButtons(stats: ModelStats) {
@@ -265,7 +272,7 @@ export function createModelPanel(info: ModelInfo, actions: PanelActions): ModelP
         ),
         cell('Parent', v.parent ?? '–'),
         cell('Source', v.source ?? '–'),
-        cell('Created', when(v.created_at)),
+        cell('Created', whenShort(v.created_at)),
         cell('Requests', String(v.requests)),
         cell('Good', String(v.good)),
         cell('Bad', String(v.bad)),
@@ -292,7 +299,12 @@ export function createModelPanel(info: ModelInfo, actions: PanelActions): ModelP
         .filter((p) => Number.isFinite(p.x)),
     }));
     const rated = series.filter((s) => s.points.length > 0);
+    const width = Math.round(chartBox.clientWidth) || 640;
+    chartWidth = width;
     const svg = lineChart({
+      width,
+      height: width < 480 ? 200 : 240,
+      dodge: 5,
       series: rated,
       label: `Bad rate per hour for each version of ${m}` + (rated.length ? `: ${rated.map((s) => `${s.name} ${s.points.length} hours`).join(', ')}` : ': no ratings yet'),
       xType: 'time',
