@@ -9,6 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { parseJsonLines } from './jsonl.ts';
 import { ModelStore } from './modelStore.ts';
 
 export const DEFAULT_BAD_FEEDBACK_THRESHOLD = 5;
@@ -42,20 +43,7 @@ export interface ModelStats {
 }
 
 /** Parses feedback.jsonl text; blank and malformed lines are skipped (a half-written last line included). */
-export function parseFeedbackLines(text: string): FeedbackRecord[] {
-  const out: FeedbackRecord[] = [];
-  for (const line of text.split('\n')) {
-    const t = line.trim();
-    if (!t) continue;
-    try {
-      const v = JSON.parse(t) as unknown;
-      if (v && typeof v === 'object' && !Array.isArray(v)) out.push(v as FeedbackRecord);
-    } catch {
-      // not a complete JSON line: ignore
-    }
-  }
-  return out;
-}
+export const parseFeedbackLines = (text: string): FeedbackRecord[] => parseJsonLines<FeedbackRecord>(text);
 
 function recordTime(r: FeedbackRecord): number | null {
   const t = Date.parse(r.received_at ?? r.timestamp ?? '');

@@ -3,6 +3,7 @@
  * append-only logs (requests.jsonl, feedback.jsonl): each call reads only new lines.
  */
 import { open, stat } from 'node:fs/promises';
+import { parseJsonLines } from './jsonl.ts';
 
 export interface VersionCounts {
   version: string;
@@ -48,17 +49,7 @@ export class JsonlTail {
       const text = this.carry + buf.toString('utf8');
       const end = text.lastIndexOf('\n');
       this.carry = text.slice(end + 1);
-      return text
-        .slice(0, end + 1)
-        .split('\n')
-        .filter(Boolean)
-        .flatMap((l) => {
-          try {
-            return [JSON.parse(l) as RatedLine];
-          } catch {
-            return [];
-          }
-        });
+      return parseJsonLines<RatedLine>(text.slice(0, end + 1));
     } finally {
       await handle.close();
     }

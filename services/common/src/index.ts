@@ -15,3 +15,4 @@ export * from './routingPolicy.ts';
 export * from './feedbackStats.ts';
 export * from './canaryDecision.ts';
 export * from './feedbackGate.ts';
+export * from './jsonl.ts';

@@ -7,6 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { LineAppender, writeFileAtomic } from './atomicFile.ts';
+import { parseJsonLines } from './jsonl.ts';
 import type { ModelStore } from './modelStore.ts';
 
 export const routingPolicySchema = z.object({
@@ -77,15 +78,6 @@ export class RoutingStore {
 
   async history(model: string): Promise<HistoryEntry[]> {
     const text = await readFile(this.historyPath(model), 'utf8').catch(() => '');
-    return text
-      .split('\n')
-      .filter(Boolean)
-      .flatMap((l) => {
-        try {
-          return [JSON.parse(l) as HistoryEntry];
-        } catch {
-          return [];
-        }
-      });
+    return parseJsonLines<HistoryEntry>(text);
   }
 }
