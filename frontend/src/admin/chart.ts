@@ -128,7 +128,9 @@ export function lineChart(o: LineChartOptions): SVGSVGElement {
   for (const t of xt) {
     if (t < xMin || t > xMax) continue;
     axes.append(el('line', { x1: pxBase(t), x2: pxBase(t), y1: H - m.bottom, y2: H - m.bottom + 4, class: 'chart-tick' }));
-    axes.append(el('text', { x: pxBase(t), y: H - m.bottom + 17, 'text-anchor': 'middle' }, fx(t)));
+    // Keep the first and last labels inside the chart.
+    const anchor = pxBase(t) < m.left + 30 ? 'start' : pxBase(t) > W - m.right - 30 ? 'end' : 'middle';
+    axes.append(el('text', { x: pxBase(t), y: H - m.bottom + 17, 'text-anchor': anchor }, fx(t)));
   }
   axes.append(el('line', { x1: m.left, x2: W - m.right, y1: H - m.bottom, y2: H - m.bottom, class: 'chart-axis' }));
   svg.append(axes);
