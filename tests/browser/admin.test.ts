@@ -218,4 +218,70 @@ describe.skipIf(!haveChromium)('operator page against the real stack', () => {
     expect(await page.locator('#sign-in-error').innerText()).toMatch(/invalid.*token/i);
     expect(page.problems).toEqual([]);
   });
+  it('lists fine-tuning jobs with loss curves, cancels one and starts one (service answers stubbed)', async () => {
+    // The fine-tuning service is another engineer's; stub its answers (both list shapes) at the browser.
+    const now = Date.now();
+    const jobs = [
+      { id: 'job-run', model: 'model1', status: 'running', step: 120, steps: 400, losses: [9.1, 7.4, 6.2, 5.9, 5.1, 4.8], eta_seconds: 95, created_at: new Date(now - 60_000).toISOString() },
+      {
+        id: 'job-done',
+        model: 'model1',
+        status: 'succeeded',
+        step: 400,
+        steps: 400,
+        loss_history: [
+          { step: 100, loss: 8 },
+          { step: 200, loss: 6.5 },
+          { step: 300, loss: 5.5 },
+          { step: 400, loss: 5.2 },
+        ],
+        result: { version: 'model1_v3', published: 'canary', reason: 'held-out loss improved' },
+        created_at: new Date(now - 3_600_000).toISOString(),
+      },
+    ];
+    const calls: { method: string; url: string; body: string | null }[] = [];
+    const page = await openPage({ width: 1280, height: 900 });
+    let shape = 0;
+    await page.route('**/api/admin/jobs**', async (route) => {
+      const req = route.request();
+      if (req.headers().authorization !== `Bearer ${stack.adminToken}`) return route.fulfill({ status: 401, json: { message: 'invalid admin token' } });
+      calls.push({ method: req.method(), url: req.url(), body: req.postData() });
+      if (req.method() === 'DELETE') {
+        jobs[0]!.status = 'cancelled';
+        return route.fulfill({ json: jobs[0] });
+      }
+      shape++;
+      return route.fulfill({ json: shape % 2 ? { jobs } : jobs });
+    });
+    await page.route('**/api/admin/finetune', async (route) => {
+      calls.push({ method: route.request().method(), url: route.request().url(), body: route.request().postData() });
+      return route.fulfill({ status: 202, json: { id: 'job-new', model: 'model1', status: 'queued', steps: 300 } });
+    });
+    await signIn(page, stack.adminToken);
+    await page.waitForSelector('article.job[data-job="job-run"]');
+    const run = page.locator('article.job[data-job="job-run"]');
+    expect(await run.innerText()).toMatch(/running[\s\S]*step 120 of 400[\s\S]*ETA 1 min 35 s[\s\S]*loss 4\.8/);
+    expect(await run.locator('path.chart-line').getAttribute('data-points')).toBe('6');
+    expect(await run.locator('progress').getAttribute('value')).toBe('0.3');
+    const done = page.locator('article.job[data-job="job-done"]');
+    expect(await done.innerText()).toContain('version model1_v3');
+    expect(await done.locator('path.chart-line').getAttribute('data-points')).toBe('4');
+    expect(await done.getByRole('button', { name: /cancel/i }).count()).toBe(0);
+    expect(await page.isHidden('#jobs-error')).toBe(true);
+    await page.locator('#jobs').screenshot({ path: join(SHOTS, 'nst-admin-jobs.png') });
+
+    await run.getByRole('button', { name: 'Cancel job job-run' }).click();
+    await page.waitForFunction(() => document.querySelector('article.job[data-job="job-run"]')?.classList.contains('job-cancelled'));
+    expect(calls.some((c) => c.method === 'DELETE' && c.url.endsWith('/api/admin/jobs/job-run'))).toBe(true);
+
+    await page.fill('#ft-steps', '300');
+    await page.selectOption('#ft-data', 'both');
+    await page.fill('#ft-canary_percent', '25');
+    await page.click('.admin-finetune button[type="submit"]');
+    await page.waitForSelector('.admin-finetune .status[data-kind="ok"]');
+    const start = calls.find((c) => c.url.endsWith('/api/admin/finetune'))!;
+    expect(JSON.parse(start.body!)).toEqual({ model: 'model1', data: 'both', publish: 'canary', steps: 300, canary_percent: 25 });
+    expect(await page.locator('.admin-finetune .status').innerText()).toContain('job-new');
+    expect(page.problems).toEqual([]);
+  });
 });

@@ -82,8 +82,8 @@ export function formatHour(ms: number): string {
 
 /** An SVG line chart; with no points at all it shows "No data yet". */
 export function lineChart(o: LineChartOptions): SVGSVGElement {
-  const W = o.width ?? 640;
-  const H = o.height ?? 220;
+  const W = Math.max(200, o.width ?? 640);
+  const H = Math.max(100, o.height ?? 220);
   const m = { top: 12, right: 14, bottom: 28, left: 46 };
   const svg = el('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', class: `chart ${o.className ?? ''}`.trim(), preserveAspectRatio: 'xMidYMid meet' });
   svg.append(el('title', {}, o.label));

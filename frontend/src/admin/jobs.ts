@@ -106,6 +106,13 @@ export function createJobsPanel(onAuthError: (err: ApiError) => void): JobsPanel
 
   let signature = '';
 
+  /** Pixel width for a loss chart inside a job card (the list may be empty and hidden). */
+  function chartWidth(): number {
+    const style = getComputedStyle(root);
+    const inner = root.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return inner > 0 ? Math.max(240, Math.round(inner - 26)) : 600;
+  }
+
   function jobCard(job: Job): HTMLElement {
     const progress = job.step !== null && job.steps ? Math.min(1, job.step / job.steps) : null;
     const last = job.losses[job.losses.length - 1];
@@ -153,8 +160,9 @@ export function createJobsPanel(onAuthError: (err: ApiError) => void): JobsPanel
       progress !== null ? h('progress', { max: 1, value: progress, 'aria-label': `Progress of job ${job.id}` }) : null,
       result ? h('p', { className: 'small' }, `Result: ${result}`) : null,
       job.error ? h('p', { className: 'small', 'data-kind': 'error' }, `Error: ${job.error}`) : null,
+      job.losses.length ? h('p', { className: 'muted small chart-caption' }, job.losses.some((p, i) => p.step !== i + 1) ? 'Training loss by step' : 'Training loss per logged point') : null,
       job.losses.length
-        ? lineChart({ series: [{ name: 'loss', points: job.losses.map((p) => ({ x: p.step, y: p.loss, label: `step ${p.step}: loss ${Number(p.loss.toPrecision(4))}` })) }], label: `Loss curve of job ${job.id}: ${job.losses.length} points`, width: Math.round(list.clientWidth - 26) || 600, height: 160, className: 'chart-loss' })
+        ? lineChart({ series: [{ name: 'loss', points: job.losses.map((p) => ({ x: p.step, y: p.loss, label: `step ${p.step}: loss ${Number(p.loss.toPrecision(4))}` })) }], label: `Loss curve of job ${job.id}: ${job.losses.length} points`, width: chartWidth(), height: 160, className: 'chart-loss' })
         : h('p', { className: 'muted small' }, 'No loss values yet.'),
     );
   }
