@@ -185,7 +185,14 @@ describe.skipIf(!haveChromium)('operator page against the real stack', () => {
     ]);
     await page.screenshot({ path: join(SHOTS, 'nst-admin-desktop.png'), fullPage: true });
 
-    // An error from the API is shown with its message (promote without a canary).
+    // The model card of v2: where it came from.
+    await page.click('#model-model1 .admin-card-box summary');
+    await page.selectOption('#card-version-model1', v2);
+    await page.waitForFunction(() => /la_muse/.test(document.querySelector('#card-model1')?.textContent ?? ''));
+    expect(await page.locator('#card-model1').innerText()).toMatch(/source\.kind\s+test/);
+    await page.locator('#model-model1').screenshot({ path: join(SHOTS, 'nst-admin-model-card.png') });
+
+    // Nothing to promote now: the button is disabled.
     const promote = page.locator('#model-model1 button[data-action="promote"]');
     expect(await promote.isDisabled()).toBe(true);
 

@@ -3,7 +3,7 @@
  * end-canary controls, the versions table with lineage and per-version rates, the
  * bad-rate-over-time chart, and the history of changes.
  */
-import type { HistoryEntry, ModelInfo, ModelStats, VersionStats } from './api.ts';
+import { modelCard, normaliseLosses, type HistoryEntry, type ModelInfo, type ModelStats, type VersionStats } from './api.ts';
 import { PALETTE, legend, lineChart, wilson, type ChartSeries } from './chart.ts';
 import { h, percent, replaceKeepingFocus, say, when, whenShort } from './ui.ts';
 
@@ -42,6 +42,65 @@ export function lineageOrder(versions: VersionStats[]): { v: VersionStats; depth
   walk(null, 0);
   for (const v of versions) if (!seen.has(v.version)) out.push({ v, depth: 0 }); // cycles
   return out;
+}
+
+const scalar = (v: unknown): string | null =>
+  typeof v === 'number' ? String(Number(v.toPrecision(6))) : typeof v === 'string' || typeof v === 'boolean' ? String(v) : null;
+
+/** Scalar entries of an object (nested one level as `a.b`), for a definition list. */
+function facts(obj: unknown, prefix = ''): [string, string][] {
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return [];
+  return Object.entries(obj as Record<string, unknown>).flatMap(([k, v]): [string, string][] => {
+    const text = scalar(v);
+    if (text !== null) return [[prefix + k, text]];
+    if (v && typeof v === 'object' && !Array.isArray(v) && !prefix) return facts(v, `${k}.`);
+    return [];
+  });
+}
+
+/** The first loss series found in a card's `training` (loss_history, losses, …). */
+function trainingLosses(training: unknown): { step: number; loss: number }[] {
+  if (!training || typeof training !== 'object') return [];
+  const t = training as Record<string, unknown>;
+  for (const key of ['loss_history', 'losses', 'loss', 'history']) {
+    const pts = normaliseLosses(t[key]);
+    if (pts.length) return pts;
+  }
+  for (const v of Object.values(t)) {
+    const pts = normaliseLosses(v);
+    if (pts.length > 1) return pts;
+  }
+  return [];
+}
+
+function renderCard(version: string, card: Record<string, unknown>, width: number): Node[] {
+  const list = (title: string, entries: [string, string][]) =>
+    entries.length
+      ? h('div', {}, h('h4', { className: 'card-sub' }, title), h('dl', { className: 'card-facts' }, ...entries.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v)))))
+      : null;
+  const about: [string, string][] = [
+    ['parent', scalar(card.parent) ?? '–'],
+    ['style', scalar(card.style) ?? '–'],
+    ['created', when(scalar(card.created_at))],
+    ['licence', scalar(card.licence) ?? '–'],
+    ...facts(card.source, 'source.'),
+  ];
+  const losses = trainingLosses(card.training);
+  const out: (Node | null)[] = [
+    list('About', about),
+    list('Held-out metrics', facts(card.metrics)),
+    list('Training', facts(card.training)),
+    losses.length
+      ? h(
+          'div',
+          {},
+          h('h4', { className: 'card-sub' }, 'Training loss'),
+          lineChart({ series: [{ name: 'loss', points: losses.map((p) => ({ x: p.step, y: p.loss })) }], label: `Training loss of ${version}: ${losses.length} points`, width, height: 160, className: 'chart-loss' }),
+        )
+      : h('p', { className: 'muted small' }, card.training ? 'No loss history in this card.' : 'No training record: a pretrained or imported version.'),
+    h('p', { className: 'small' }, h('a', { href: `/api/models/${encodeURIComponent(String(card.model ?? ''))}/versions/${encodeURIComponent(version)}`, target: '_blank', rel: 'noopener' }, 'Full card (JSON)')),
+  ];
+  return out.filter((n): n is Node => n !== null);
 }
 
 const ACTION_TEXT: Record<string, string> = { canary: 'Canary', canary_end: 'Canary ended', promote: 'Promoted', rollback: 'Rolled back', publish: 'Published' };
@@ -169,6 +228,33 @@ export function createModelPanel(info: ModelInfo, actions: PanelActions): ModelP
   const chartBox = h('div', { className: 'admin-chart', id: id('chart') });
   const historyList = h('ol', { className: 'admin-history', id: id('history') });
 
+  // Model card of one version: training parameters, held-out metrics, training loss curve.
+  const cardSelect = h('select', { id: id('card-version') });
+  const cardBody = h('div', { className: 'admin-card-body', id: id('card'), 'aria-live': 'polite' });
+  const cardBox = h(
+    'details',
+    { className: 'admin-history-box admin-card-box' },
+    h('summary', {}, 'Model card'),
+    h('div', { className: 'field card-pick' }, h('label', { for: cardSelect.id }, 'Version'), cardSelect),
+    cardBody,
+  );
+  let cardShown = '';
+  const showCard = async () => {
+    const version = cardSelect.value;
+    if (!cardBox.open || !version || version === cardShown) return;
+    cardShown = version;
+    cardBody.replaceChildren(h('p', { className: 'muted small' }, 'Loading…'));
+    try {
+      const card = await modelCard(m, version);
+      if (cardSelect.value === version) cardBody.replaceChildren(...renderCard(version, card, Math.round(cardBody.clientWidth) || 600));
+    } catch (err) {
+      cardShown = '';
+      cardBody.replaceChildren(h('p', { className: 'small', 'data-kind': 'error' }, `Could not load the card of ${version}: ${(err as Error).message}`));
+    }
+  };
+  cardBox.addEventListener('toggle', () => void showCard());
+  cardSelect.addEventListener('change', () => void showCard());
+
   const root = h(
     'section',
     { className: 'card admin-model', id: id('model'), 'aria-labelledby': id('model-title'), 'data-model': m },
@@ -180,6 +266,7 @@ export function createModelPanel(info: ModelInfo, actions: PanelActions): ModelP
     h('h3', { className: 'admin-subtitle' }, 'Bad rate over time'),
     chartBox,
     h('details', { className: 'admin-history-box', open: true }, h('summary', {}, 'History'), historyList),
+    cardBox,
   );
 
   let last: { stats: ModelStats; history: HistoryEntry[] } | undefined;
@@ -235,6 +322,10 @@ export function createModelPanel(info: ModelInfo, actions: PanelActions): ModelP
     );
     const preferred = candidates.includes(current) ? current : (stats.canary?.version ?? candidates[candidates.length - 1] ?? '');
     versionSelect.value = preferred;
+    const cardCurrent = cardSelect.value;
+    const all = stats.versions.map((v) => v.version);
+    cardSelect.replaceChildren(...all.map((v) => h('option', { value: v }, v)));
+    cardSelect.value = all.includes(cardCurrent) ? cardCurrent : (stats.live_version ?? all[0] ?? '');
   }
 
   function renderTable(stats: ModelStats) {
