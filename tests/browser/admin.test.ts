@@ -236,13 +236,15 @@ describe.skipIf(!haveChromium)('operator page against the real stack', () => {
         status: 'succeeded',
         step: 400,
         steps: 400,
+        // The fine-tuning service's own shape: loss parts per logged step.
         loss_history: [
-          { step: 100, loss: 8 },
-          { step: 200, loss: 6.5 },
-          { step: 300, loss: 5.5 },
-          { step: 400, loss: 5.2 },
+          { step: 1, total: 8, style: 6, content: 1.5, tv: 0.5 },
+          { step: 100, total: 6.5, style: 4.8, content: 1.3, tv: 0.4 },
+          { step: 200, total: 5.5, style: 3.9, content: 1.2, tv: 0.4 },
+          { step: 400, total: 5.2, style: 3.6, content: 1.2, tv: 0.4 },
         ],
-        result: { version: 'model1_v3', published: 'canary', reason: 'held-out loss improved' },
+        dataset: { images: 12 },
+        result: { version: 'model1_v3', published: true, reason: 'held-out loss improved', heldout: { parent: { total: 6.1 }, trained: { total: 5.4 } } },
         created_at: new Date(now - 3_600_000).toISOString(),
       },
     ];
@@ -271,7 +273,8 @@ describe.skipIf(!haveChromium)('operator page against the real stack', () => {
     expect(await run.locator('path.chart-line').getAttribute('data-points')).toBe('6');
     expect(await run.locator('progress').getAttribute('value')).toBe('0.3');
     const done = page.locator('article.job[data-job="job-done"]');
-    expect(await done.innerText()).toContain('version model1_v3');
+    expect(await done.innerText()).toMatch(/version model1_v3 · published: true · held-out loss 6\.1 → 5\.4/);
+    expect(await done.innerText()).toContain('12 images');
     expect(await done.locator('path.chart-line').getAttribute('data-points')).toBe('4');
     expect(await done.getByRole('button', { name: /cancel/i }).count()).toBe(0);
     expect(await page.isHidden('#jobs-error')).toBe(true);
@@ -282,12 +285,12 @@ describe.skipIf(!haveChromium)('operator page against the real stack', () => {
     expect(calls.some((c) => c.method === 'DELETE' && c.url.endsWith('/api/admin/jobs/job-run'))).toBe(true);
 
     await page.fill('#ft-steps', '300');
-    await page.selectOption('#ft-data', 'both');
+    await page.selectOption('#ft-data', 'feedback');
     await page.fill('#ft-canary_percent', '25');
     await page.click('.admin-finetune button[type="submit"]');
     await page.waitForSelector('.admin-finetune .status[data-kind="ok"]');
     const start = calls.find((c) => c.url.endsWith('/api/admin/finetune'))!;
-    expect(JSON.parse(start.body!)).toEqual({ model: 'model1', data: 'both', publish: 'canary', steps: 300, canary_percent: 25 });
+    expect(JSON.parse(start.body!)).toEqual({ model: 'model1', data: 'feedback', publish: 'canary', steps: 300, canary_percent: 25 });
     expect(await page.locator('.admin-finetune .status').innerText()).toContain('job-new');
     expect(page.problems).toEqual([]);
   });

@@ -62,9 +62,14 @@ export interface Job {
   steps: number | null;
   losses: { step: number; loss: number }[];
   eta_seconds: number | null;
-  result: { version?: string; published?: string | boolean; reason?: string } | null;
+  result: { version?: string; published?: string | boolean; reason?: string; heldout?: { parent?: { total?: number }; trained?: { total?: number } } } | null;
   error: string | null;
   created_at: string | null;
+  finished_at: string | null;
+  /** What a running job is doing now (preparing data, training, publishing…). */
+  phase: string | null;
+  /** Images the job trains on, when the service says. */
+  images: number | null;
 }
 
 export interface FinetuneRequest {
@@ -203,5 +208,8 @@ export function normaliseJob(raw: unknown): Job | null {
     result,
     error,
     created_at: str(o.created_at ?? o.started_at),
+    finished_at: str(o.finished_at),
+    phase: str(o.phase),
+    images: num((o.dataset as Record<string, unknown> | undefined)?.images),
   };
 }

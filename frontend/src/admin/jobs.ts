@@ -27,15 +27,15 @@ export function createJobsPanel(onAuthError: (err: ApiError) => void): JobsPanel
     const input = h('input', { type: 'number', id: `ft-${name}`, name, inputmode: 'decimal', ...attrs });
     return { input, field: h('div', { className: 'field' }, h('label', { for: input.id }, label), input) };
   };
-  const steps = num('steps', 'Steps', { min: 1, step: 1, value: 200 });
-  const imageSize = num('image_size', 'Image size (px)', { min: 64, step: 32, placeholder: 'default' });
-  const batch = num('batch_size', 'Batch size', { min: 1, step: 1, placeholder: 'default' });
-  const lr = num('learning_rate', 'Learning rate', { min: 0, step: 'any', placeholder: 'default' });
+  const steps = num('steps', 'Steps', { min: 1, max: 100000, step: 1, value: 200 });
+  const imageSize = num('image_size', 'Image size (px)', { min: 32, max: 512, step: 4, placeholder: 'default (256)' });
+  const batch = num('batch_size', 'Batch size', { min: 1, max: 16, step: 1, placeholder: 'default (4)' });
+  const lr = num('learning_rate', 'Learning rate', { min: 0, max: 0.1, step: 'any', placeholder: 'default (0.001)' });
   const sw = num('style_weight', 'Style weight', { min: 0, step: 'any', placeholder: 'default' });
   const cw = num('content_weight', 'Content weight', { min: 0, step: 'any', placeholder: 'default' });
   const tw = num('tv_weight', 'TV weight', { min: 0, step: 'any', placeholder: 'default' });
   const canaryPct = num('canary_percent', 'Canary share (%)', { min: 1, max: 100, step: 1, value: 20 });
-  const dataSel = h('select', { id: 'ft-data', name: 'data' }, h('option', { value: 'feedback' }, 'Feedback'), h('option', { value: 'both' }, 'Feedback + base'), h('option', { value: 'base' }, 'Base set'));
+  const dataSel = h('select', { id: 'ft-data', name: 'data' }, h('option', { value: 'both' }, 'Feedback + base'), h('option', { value: 'feedback' }, 'Feedback'), h('option', { value: 'base' }, 'Base set'));
   const publishSel = h('select', { id: 'ft-publish', name: 'publish' }, h('option', { value: 'canary' }, 'As a canary'), h('option', { value: 'latest' }, 'As the live version'), h('option', { value: 'none' }, "Don't publish"));
   const startBtn = h('button', { type: 'submit', className: 'btn btn-primary' }, 'Start fine-tune');
   const formStatus = h('p', { className: 'status', role: 'status', 'aria-live': 'polite' });
@@ -132,8 +132,11 @@ export function createJobsPanel(onAuthError: (err: ApiError) => void): JobsPanel
         cancel.disabled = false;
       }
     });
+    const held = job.result?.heldout;
+    const fmt = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? String(Number(v.toPrecision(4))) : null);
+    const heldText = held && fmt(held.parent?.total) && fmt(held.trained?.total) ? `held-out loss ${fmt(held.parent?.total)} → ${fmt(held.trained?.total)}` : null;
     const result = job.result
-      ? [job.result.version ? `version ${job.result.version}` : null, job.result.published !== undefined ? `published: ${String(job.result.published)}` : null, job.result.reason ?? null].filter(Boolean).join(' · ')
+      ? [job.result.version ? `version ${job.result.version}` : null, job.result.published !== undefined ? `published: ${String(job.result.published)}` : null, heldText, job.result.reason ?? null].filter(Boolean).join(' · ')
       : '';
     return h(
       'article',
@@ -150,6 +153,9 @@ export function createJobsPanel(onAuthError: (err: ApiError) => void): JobsPanel
         { className: 'muted small' },
         [
           job.created_at ? `started ${when(job.created_at)}` : null,
+          job.finished_at ? `finished ${when(job.finished_at)}` : null,
+          ACTIVE.has(job.status) && job.phase ? job.phase : null,
+          job.images !== null ? `${job.images} images` : null,
           job.step !== null ? `step ${job.step}${job.steps ? ` of ${job.steps}` : ''}` : null,
           ACTIVE.has(job.status) && job.eta_seconds !== null ? `ETA ${duration(job.eta_seconds)}` : null,
           last ? `loss ${Number(last.loss.toPrecision(4))}` : null,
