@@ -218,6 +218,13 @@ describe.skipIf(!haveChromium)('operator page against the real stack', () => {
     );
     expect(unlabelled).toEqual([]);
 
+    // The main page links to the operator page; the token stays for the tab.
+    await page.goto(`${stack.gatewayUrl.replace(/\/$/, '')}/`);
+    await page.getByRole('link', { name: 'Operator' }).click();
+    await page.waitForURL(/\/admin\.html$/);
+    await page.waitForSelector('#dashboard:not([hidden])');
+    expect(await page.inputValue('#actor-bar')).toBe(ACTOR);
+
     // A token that no longer works (e.g. rotated): the next admin call signs out.
     await page.evaluate(() => sessionStorage.setItem('nst.admin.token', 'rotated-token-rotated-token'));
     await page.reload();
