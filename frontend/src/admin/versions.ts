@@ -108,8 +108,6 @@ const ACTION_TEXT: Record<string, string> = { canary: 'Canary', canary_end: 'Can
 export function createModelPanel(info: ModelInfo, actions: PanelActions): ModelPanel {
   const m = info.name;
   const id = (s: string) => `${s}-${m}`;
-  const isSafe = /^[\w-]+$/.test(m);
-  if (!isSafe) console.warn(`model name ${m} used in element ids`);
 
   // Summary: live, canary, split bar.
   const summary = h('div', { className: 'admin-summary' });
@@ -429,8 +427,7 @@ export function createModelPanel(info: ModelInfo, actions: PanelActions): ModelP
     replaceKeepingFocus(historyList, ...(items.length ? items : [h('li', { className: 'muted' }, 'No changes yet.')]));
   }
 
-  function update(info2: ModelInfo, stats: ModelStats, history: HistoryEntry[]) {
-    void info2;
+  function update(_info: ModelInfo, stats: ModelStats, history: HistoryEntry[]) {
     last = { stats, history };
     const s = JSON.stringify;
     const next = {
