@@ -1,5 +1,6 @@
-// Bundles the browser UI: src/main.ts → dist/app.js (minified, with source map), and
-// copies the static page and stylesheet next to it. `pnpm build:frontend` runs this.
+// Bundles the browser UI: src/main.ts → dist/app.js and the operator page
+// src/admin/main.ts → dist/admin.js (minified, with source maps), and copies the static
+// pages and stylesheet next to them. `pnpm build:frontend` runs this.
 import { build } from 'esbuild';
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -13,8 +14,11 @@ await rm(dist, { recursive: true, force: true });
 await mkdir(dist, { recursive: true });
 
 const result = await build({
-  entryPoints: [join(src, 'main.ts')],
-  outfile: join(dist, 'app.js'),
+  entryPoints: [
+    { in: join(src, 'main.ts'), out: 'app' },
+    { in: join(src, 'admin/main.ts'), out: 'admin' },
+  ],
+  outdir: dist,
   bundle: true,
   format: 'iife',
   platform: 'browser',
@@ -26,7 +30,7 @@ const result = await build({
   metafile: true,
 });
 
-await Promise.all(['index.html', 'styles.css'].map((f) => copyFile(join(src, f), join(dist, f))));
+await Promise.all(['index.html', 'admin.html', 'styles.css'].map((f) => copyFile(join(src, f), join(dist, f))));
 
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
-console.log(`frontend: built dist/ (app.js + map ${(bytes / 1024).toFixed(1)} KiB, index.html, styles.css)`);
+console.log(`frontend: built dist/ (app.js + admin.js + maps ${(bytes / 1024).toFixed(1)} KiB, index.html, admin.html, styles.css)`);

@@ -1,0 +1,215 @@
+/** Typed calls to the gateway for the operator page; admin calls carry the bearer token. */
+import { ApiError, errorFromBody, type ModelInfo } from '../api.ts';
+import { session } from './token.ts';
+
+export { ApiError, type ModelInfo };
+
+export interface HourlyCount {
+  hour: string;
+  good: number;
+  bad: number;
+}
+
+export interface VersionStats {
+  version: string;
+  parent: string | null;
+  created_at: string | null;
+  source: string | null;
+  metrics: Record<string, unknown>;
+  requests: number;
+  good: number;
+  bad: number;
+  rated: number;
+  bad_rate: number | null;
+  bad_rate_ci95: [number, number];
+  since: string | null;
+  hourly: HourlyCount[];
+}
+
+export interface CanaryState {
+  version: string;
+  percent: number;
+  since?: string;
+  by?: string;
+}
+
+export interface ModelStats {
+  model: string;
+  live_version: string | null;
+  canary: CanaryState | null;
+  versions: VersionStats[];
+}
+
+export interface HistoryEntry {
+  at: string;
+  model: string;
+  action: 'canary' | 'canary_end' | 'promote' | 'rollback' | 'publish' | string;
+  from: string | null;
+  to: string | null;
+  percent?: number;
+  actor: string;
+  reason?: string;
+}
+
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | string;
+
+/** A fine-tuning job, normalised from whatever shape the fine-tuning service sends. */
+export interface Job {
+  id: string;
+  model: string;
+  status: JobStatus;
+  step: number | null;
+  steps: number | null;
+  losses: { step: number; loss: number }[];
+  eta_seconds: number | null;
+  result: { version?: string; published?: string | boolean; reason?: string; heldout?: { parent?: { total?: number }; trained?: { total?: number } } } | null;
+  error: string | null;
+  created_at: string | null;
+  finished_at: string | null;
+  /** What a running job is doing now (preparing data, training, publishing…). */
+  phase: string | null;
+  /** Images the job trains on, when the service says. */
+  images: number | null;
+}
+
+export interface FinetuneRequest {
+  model: string;
+  steps?: number;
+  image_size?: number;
+  batch_size?: number;
+  learning_rate?: number;
+  style_weight?: number;
+  content_weight?: number;
+  tv_weight?: number;
+  data?: 'feedback' | 'base' | 'both';
+  publish?: 'latest' | 'none' | 'canary';
+  canary_percent?: number;
+}
+
+async function request<T>(url: string, init: RequestInit = {}, admin = false): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (init.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (admin) {
+    const token = session.token();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    headers['X-Actor'] = session.actor();
+  }
+  let res: Response;
+  try {
+    res = await fetch(url, { ...init, headers: { ...headers, ...(init.headers as Record<string, string> | undefined) } });
+  } catch (err) {
+    if (err instanceof DOMException && err.name === 'AbortError') throw err;
+    throw new ApiError('Could not reach the server. Check your connection and try again.', 0);
+  }
+  const text = await res.text();
+  if (!res.ok) throw errorFromBody(res.status, text);
+  if (!text) return undefined as T;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new ApiError('The server sent a response the page could not read.', res.status);
+  }
+}
+
+const enc = encodeURIComponent;
+const post = (body: unknown): RequestInit => ({ method: 'POST', body: JSON.stringify(body) });
+
+export async function listModels(): Promise<ModelInfo[]> {
+  const body = await request<{ models?: ModelInfo[] }>('/api/models');
+  return Array.isArray(body?.models) ? body.models : [];
+}
+
+export function modelStats(model: string): Promise<ModelStats> {
+  return request<ModelStats>(`/api/models/${enc(model)}/stats`);
+}
+
+export async function modelHistory(model: string): Promise<HistoryEntry[]> {
+  const body = await request<{ history?: HistoryEntry[] }>(`/api/models/${enc(model)}/history`);
+  return Array.isArray(body?.history) ? body.history : [];
+}
+
+export function modelCard(model: string, version: string): Promise<Record<string, unknown>> {
+  return request<Record<string, unknown>>(`/api/models/${enc(model)}/versions/${enc(version)}`);
+}
+
+/** Checks the token with a harmless admin call (a 401 throws; any other answer means the token is good). */
+export async function checkToken(): Promise<void> {
+  try {
+    await request<unknown>('/api/admin/jobs', {}, true);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) throw err;
+  }
+}
+
+export function setCanary(model: string, version: string | undefined, percent: number, reason?: string): Promise<{ change: HistoryEntry }> {
+  return request(`/api/admin/models/${enc(model)}/canary`, post({ version, percent, ...(reason ? { reason } : {}) }), true);
+}
+
+export function promote(model: string, reason?: string): Promise<{ change: HistoryEntry }> {
+  return request(`/api/admin/models/${enc(model)}/promote`, post(reason ? { reason } : {}), true);
+}
+
+export function rollback(model: string, version?: string, reason?: string): Promise<{ change: HistoryEntry }> {
+  return request(`/api/admin/models/${enc(model)}/rollback`, post({ ...(version ? { version } : {}), ...(reason ? { reason } : {}) }), true);
+}
+
+export async function listJobs(): Promise<Job[]> {
+  const body = await request<unknown>('/api/admin/jobs', {}, true);
+  const list = Array.isArray(body) ? body : body && typeof body === 'object' && Array.isArray((body as { jobs?: unknown }).jobs) ? (body as { jobs: unknown[] }).jobs : [];
+  return list.map(normaliseJob).filter((j): j is Job => j !== null);
+}
+
+export function cancelJob(id: string): Promise<unknown> {
+  return request(`/api/admin/jobs/${enc(id)}`, { method: 'DELETE' }, true);
+}
+
+export async function startFinetune(req: FinetuneRequest): Promise<Job | null> {
+  const body = await request<unknown>('/api/admin/finetune', post(req), true);
+  const job = body && typeof body === 'object' && 'job' in body ? (body as { job: unknown }).job : body;
+  return normaliseJob(job);
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : null);
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null);
+
+/** Loss history as `[n, …]` or `[{ step, loss }, …]`, under `loss_history`, `losses` or `loss`. */
+export function normaliseLosses(raw: unknown): { step: number; loss: number }[] {
+  if (!Array.isArray(raw)) return [];
+  const out: { step: number; loss: number }[] = [];
+  raw.forEach((item, i) => {
+    if (typeof item === 'number') {
+      if (Number.isFinite(item)) out.push({ step: i + 1, loss: item });
+    } else if (item && typeof item === 'object') {
+      const o = item as Record<string, unknown>;
+      const loss = num(o.loss ?? o.total ?? o.value);
+      const step = num(o.step ?? o.iteration ?? o.iter) ?? i + 1;
+      if (loss !== null) out.push({ step, loss });
+    }
+  });
+  return out;
+}
+
+export function normaliseJob(raw: unknown): Job | null {
+  if (!raw || typeof raw !== 'object') return null;
+  const o = raw as Record<string, unknown>;
+  const id = str(o.id ?? o.job_id);
+  if (!id) return null;
+  const progress = o.progress && typeof o.progress === 'object' ? (o.progress as Record<string, unknown>) : {};
+  const result = o.result && typeof o.result === 'object' ? (o.result as Job['result']) : null;
+  const error = typeof o.error === 'string' ? o.error : o.error && typeof o.error === 'object' ? (str((o.error as { message?: unknown }).message) ?? JSON.stringify(o.error)) : null;
+  return {
+    id,
+    model: str(o.model) ?? '',
+    status: str(o.status ?? o.state) ?? 'unknown',
+    step: num(o.step ?? progress.step),
+    steps: num(o.steps ?? o.total_steps ?? progress.steps ?? (o.params as Record<string, unknown> | undefined)?.steps),
+    losses: normaliseLosses(o.loss_history ?? o.losses ?? o.loss),
+    eta_seconds: num(o.eta_seconds ?? progress.eta_seconds),
+    result,
+    error,
+    created_at: str(o.created_at ?? o.started_at),
+    finished_at: str(o.finished_at),
+    phase: str(o.phase),
+    images: num((o.dataset as Record<string, unknown> | undefined)?.images),
+  };
+}
