@@ -4,7 +4,7 @@
  * quality gate decides whether latest.txt moves.
  */
 import { createHash } from 'node:crypto';
-import { ModelStore, exportOnnx, type ModelCard, type StyleNetWeights } from '@nst/common';
+import { ModelStore, RoutingStore, exportOnnx, type ModelCard, type StyleNetWeights } from '@nst/common';
 import type { JobResult } from './jobs/jobQueue.ts';
 import type { PublishMode } from './jobs/request.ts';
 import type { LossParts } from './training/perceptualLoss.ts';
@@ -65,6 +65,16 @@ export async function publishVersion(input: PublishInput): Promise<JobResult> {
       if (!gate.passed) return { version: card.version, published: false, reason: `latest.txt not moved: ${gate.reason}`, heldout: input.heldout };
       await store.setLatest(model, card.version);
       return { version: card.version, published: true, reason: `latest.txt moved to ${card.version}: ${gate.reason}`, heldout: input.heldout };
+    case 'canary': {
+      if (!gate.passed) return { version: card.version, published: false, reason: `no canary: ${gate.reason}`, heldout: input.heldout };
+      // The same policy file and history the gateway's admin endpoints write.
+      const routing = new RoutingStore(store);
+      const live = await store.latest(model);
+      const actor = `finetune job ${input.jobId}`;
+      await routing.setPolicy(model, { candidate: card.version, percent: input.publish.percent, updated_at: new Date().toISOString(), updated_by: actor, reason: gate.reason });
+      await routing.record({ at: new Date().toISOString(), model, action: 'canary', from: live, to: card.version, percent: input.publish.percent, actor, reason: gate.reason });
+      return { version: card.version, published: true, reason: `canary: ${card.version} takes ${input.publish.percent}% of traffic: ${gate.reason}`, heldout: input.heldout };
+    }
     case 'none':
       return { version: card.version, published: false, reason: `publish is "none": latest.txt not moved (${gate.reason})`, heldout: input.heldout };
   }

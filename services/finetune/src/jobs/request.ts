@@ -8,11 +8,16 @@ import { MODEL_NAME } from '@nst/common';
  */
 export const publishSchema = z
   .union([
-    z.enum(['latest', 'none']).transform((mode) => ({ mode })),
-    z.discriminatedUnion('mode', [z.object({ mode: z.literal('latest') }).strict(), z.object({ mode: z.literal('none') }).strict()]),
+    z.enum(['latest', 'none', 'canary']).transform((mode) => ({ mode })),
+    z.discriminatedUnion('mode', [
+      z.object({ mode: z.literal('latest') }).strict(),
+      z.object({ mode: z.literal('none') }).strict(),
+      z.object({ mode: z.literal('canary'), percent: z.number().min(1).max(100).optional() }).strict(),
+    ]),
   ])
   .default({ mode: 'latest' });
-export type PublishMode = z.output<typeof publishSchema>;
+/** After validation a canary always carries its share of traffic. */
+export type PublishMode = { mode: 'latest' } | { mode: 'none' } | { mode: 'canary'; percent: number };
 
 export const DATA_CHOICES = ['feedback', 'base', 'both'] as const;
 
@@ -42,10 +47,16 @@ export const finetuneRequestSchema = z
     heldout_images: z.number().int().min(1).max(100).default(4),
     seed: z.number().int().min(0).max(2 ** 31).default(1),
     publish: publishSchema,
+    /** Share of traffic for `publish: 'canary'` (default 10). */
+    canary_percent: z.number().min(1).max(100).optional(),
   })
   .strict()
   .refine((r) => !(r.steps !== undefined && r.epochs !== undefined), { message: 'give steps or epochs, not both', path: ['steps'] })
-  .refine((r) => r.style_weight + r.content_weight + r.tv_weight > 0, { message: 'at least one loss weight must be positive', path: ['style_weight'] });
+  .refine((r) => r.style_weight + r.content_weight + r.tv_weight > 0, { message: 'at least one loss weight must be positive', path: ['style_weight'] })
+  .transform(({ canary_percent, publish, ...r }) => ({
+    ...r,
+    publish: (publish.mode === 'canary' ? { mode: 'canary', percent: ('percent' in publish ? publish.percent : undefined) ?? canary_percent ?? 10 } : publish) as PublishMode,
+  }));
 
 export type FinetuneRequest = z.output<typeof finetuneRequestSchema>;
 
