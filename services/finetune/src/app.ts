@@ -4,10 +4,12 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { HttpError, ModelStore, checkBearer, createService, ensureAdminToken } from '@nst/common';
 import type { FinetuneConfig } from './config.ts';
-import { JOB_STATES, JobQueue, QueueFullError, type Job } from './jobs/jobQueue.ts';
+import { JOB_STATES, JobQueue, QueueFullError, type Job, type JobRunner } from './jobs/jobQueue.ts';
 import { prepareJob, type PreparedJob } from './jobs/prepare.ts';
 import { describeIssues, finetuneRequestSchema } from './jobs/request.ts';
 import { runJob } from './jobs/runJob.ts';
+import { kubernetesRunner } from './jobs/kubernetesRunner.ts';
+import { KubernetesJobLauncher } from './k8sJobLauncher.ts';
 
 export interface FinetuneApp {
   app: FastifyInstance;
@@ -52,8 +54,13 @@ export async function buildFinetuneApp(config: FinetuneConfig): Promise<Finetune
     registers,
   });
 
+  // Locally, worker threads in this process; in a cluster, one Kubernetes Job per run.
+  const runner: JobRunner<PreparedJob> =
+    config.NST_TRAINING_RUNNER === 'kubernetes'
+      ? kubernetesRunner(KubernetesJobLauncher.fromEnv(), config.NST_STORAGE_DIR)
+      : (job, signal) => runJob(job, signal, { store, loc, backend: { threads: config.NST_FINETUNE_THREADS, dataParallel: config.NST_FINETUNE_DATA_PARALLEL }, onStepSeconds: (m, s) => stepSeconds.labels(m).observe(s) });
   const queue: JobQueue<PreparedJob> = new JobQueue<PreparedJob>(
-    (job, signal) => runJob(job, signal, { store, loc, backend: { threads: config.NST_FINETUNE_THREADS, dataParallel: config.NST_FINETUNE_DATA_PARALLEL }, onStepSeconds: (m, s) => stepSeconds.labels(m).observe(s) }),
+    runner,
     {
       maxQueued: config.NST_FINETUNE_MAX_QUEUE,
       keepFinished: config.NST_FINETUNE_KEEP_JOBS,

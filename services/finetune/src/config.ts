@@ -2,8 +2,11 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { booleanFlag, parseConfig, port, positiveInt, sharedEnv } from '@nst/common';
+import { k8sRunnerEnv } from './k8sJobLauncher.ts';
 
 const schema = z.object({
+  /** local: in-process worker threads; kubernetes: one batch/v1 Job per training run. */
+  ...k8sRunnerEnv,
   ...sharedEnv,
   NST_FINETUNE_PORT: port(8005),
   /** Admin bearer token; when unset, read from (or generated into) <storage>/admin_token. */

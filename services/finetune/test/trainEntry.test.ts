@@ -1,0 +1,39 @@
+/**
+ * The Kubernetes Job's entry point (src/train.ts) run as a process, as the Job runs it:
+ * it trains, publishes, and leaves its progress and result on the shared volume.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { ModelStore, pullPretrained } from '@nst/common';
+import { readProgress } from '../src/jobs/jobProgress.ts';
+
+const run = promisify(execFile);
+const entry = path.resolve(import.meta.dirname, '../src/train.ts');
+
+describe('training Job entry point', () => {
+  it('trains from NST_TRAINING_JOB and reports through the shared volume', async () => {
+    const storage = await mkdtemp(path.join(tmpdir(), 'nst-trainjob-'));
+    await pullPretrained(new ModelStore(storage), { name: 'model1', style: 'wave' }, { mirror: process.env.NST_DATA_MIRROR, cacheDir: path.join(storage, 'cache') });
+    const env = {
+      ...process.env,
+      NST_STORAGE_DIR: storage,
+      NST_MODELS: 'model1=wave',
+      LOG_LEVEL: 'warn',
+      NST_TRAINING_JOB: JSON.stringify({ id: 'job-k8s-1', model: 'model1', params: { model: 'model1', steps: 2, image_size: 64, batch_size: 2, max_images: 2, heldout_images: 1, data: 'base', publish: 'none' } }),
+    };
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', entry], { env, timeout: 240_000 });
+    expect(stdout).toMatch(/"state":"succeeded"/);
+    const progress = await readProgress(storage, 'job-k8s-1');
+    expect(progress?.error).toBeNull();
+    expect(progress?.step).toBe(2);
+    expect(progress?.result).toMatchObject({ version: 'model1_v2', published: false });
+    expect(await new ModelStore(storage).versions('model1')).toEqual([1, 2]);
+
+    const bad = await run(process.execPath, ['--import', 'tsx', entry], { env: { ...env, NST_TRAINING_JOB: '{"id":"x"}' } }).catch((e: { code: number }) => e);
+    expect((bad as { code: number }).code).toBe(2);
+  });
+});
