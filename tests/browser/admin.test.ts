@@ -12,24 +12,21 @@
  * $TMPDIR/nst-admin-*.png.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getJson, postJson, stylize } from '../support/http.ts';
 import { publishVersionFromStyle } from '../support/models.ts';
 import { contentPhoto, startTestStack, type TestStack } from '../support/stack.ts';
+import { launchChromium } from '../support/browser.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const CHROMIUM = process.env.NST_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = tmpdir();
 const ACTOR = 'test-operator';
 
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`browser tests skipped: ${CHROMIUM} is missing (apt-get install chromium, or set NST_CHROMIUM)`);
 
 async function waitFor(check: () => Promise<boolean>, what: string, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -39,7 +36,7 @@ async function waitFor(check: () => Promise<boolean>, what: string, ms = 15_000)
   }
 }
 
-describe.skipIf(!haveChromium)('operator page against the real stack', () => {
+describe('operator page against the real stack', () => {
   let stack: TestStack;
   let browser: Browser;
   let v2: string;
@@ -49,10 +46,7 @@ describe.skipIf(!haveChromium)('operator page against the real stack', () => {
     execFileSync(process.execPath, [join(ROOT, 'frontend/build.mjs')], { stdio: 'pipe' });
     [stack, browser] = await Promise.all([
       startTestStack({ models: ['model1=wave'] }),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
-      }),
+      launchChromium(),
     ]);
     v2 = await publishVersionFromStyle(stack.store, 'model1', 'la_muse');
 

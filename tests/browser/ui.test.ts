@@ -9,25 +9,22 @@
  * with no horizontal overflow. Screenshots go to $TMPDIR/nst-ui-*.png.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/stack.ts';
+import { launchChromium } from '../support/browser.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const CHROMIUM = process.env.NST_CHROMIUM ?? '/usr/bin/chromium';
 const MIRROR = process.env.NST_DATA_MIRROR ?? resolve(ROOT, '../shared/data');
 const PHOTO = join(MIRROR, 'images/content/val/101085.jpg');
 const SHOTS = tmpdir();
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 
-// A missing browser is a failed test, not a skipped one: scripts/setup.sh installs it.
-if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/setup.sh (apt-get install chromium) or set NST_CHROMIUM`);
 
 describe('browser UI against the real stack', () => {
   let stack: TestStack;
@@ -39,10 +36,7 @@ describe('browser UI against the real stack', () => {
     execFileSync(process.execPath, [join(ROOT, 'frontend/build.mjs')], { stdio: 'pipe' });
     [stack, browser] = await Promise.all([
       startTestStack({ models: ['model1=wave', 'model2=udnie'] }),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
-      }),
+      launchChromium(),
     ]);
   }, 240_000);
 

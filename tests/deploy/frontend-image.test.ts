@@ -6,16 +6,15 @@
  * Security Policy violation or page error — the headers nginx adds must not break the UI.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contentPhoto, startTestStack, type TestStack } from '../support/stack.ts';
 import { startNginx, type RunningNginx } from './nginxHarness.ts';
 import { rel } from './tools.ts';
+import { launchChromium } from '../support/browser.ts';
 
-const CHROMIUM = process.env.NST_CHROMIUM ?? '/usr/bin/chromium';
 
 describe('the UI behind the frontend image nginx, against the real gateway', () => {
   let stack: TestStack;
@@ -23,11 +22,10 @@ describe('the UI behind the frontend image nginx, against the real gateway', () 
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/setup.sh`);
     execFileSync(process.execPath, [rel('frontend/build.mjs')], { stdio: 'pipe' });
     stack = await startTestStack({ models: ['model1=wave'], env: { NST_SERVE_FRONTEND: 'false' } });
     nginx = await startNginx({ root: rel('frontend/dist'), gatewayPort: Number(new URL(stack.gatewayUrl).port) });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+    browser = await launchChromium();
   }, 240_000);
 
   afterAll(async () => {
