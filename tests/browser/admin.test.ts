@@ -11,19 +11,16 @@
  * Then a 390x844 phone viewport without horizontal overflow. Screenshots go to
  * $TMPDIR/nst-admin-*.png.
  */
-import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { join } from 'node:path';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getJson, postJson, stylize } from '../support/http.ts';
 import { publishVersionFromStyle } from '../support/models.ts';
-import { contentPhoto, startTestStack, type TestStack } from '../support/stack.ts';
-import { launchChromium } from '../support/browser.ts';
+import { contentPhoto, type TestStack } from '../support/stack.ts';
+import { startBrowserStack } from '../support/browser.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = tmpdir();
 const ACTOR = 'test-operator';
 
@@ -39,15 +36,11 @@ async function waitFor(check: () => Promise<boolean>, what: string, ms = 15_000)
 describe('operator page against the real stack', () => {
   let stack: TestStack;
   let browser: Browser;
+  let close: (() => Promise<void>) | undefined;
   let v2: string;
-  const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    execFileSync(process.execPath, [join(ROOT, 'frontend/build.mjs')], { stdio: 'pipe' });
-    [stack, browser] = await Promise.all([
-      startTestStack({ models: ['model1=wave'] }),
-      launchChromium(),
-    ]);
+    ({ stack, browser, close } = await startBrowserStack({ models: ['model1=wave'] }));
     v2 = await publishVersionFromStyle(stack.store, 'model1', 'la_muse');
 
     // Traffic and ratings on both versions (pinned), so the table and chart have numbers.
@@ -75,14 +68,11 @@ describe('operator page against the real stack', () => {
   }, 240_000);
 
   afterAll(async () => {
-    await Promise.allSettled(contexts.map((c) => c.close()));
-    await browser?.close();
-    await stack?.stop();
+    await close?.();
   }, 60_000);
 
   async function openPage(viewport: { width: number; height: number }): Promise<Page & { problems: string[] }> {
     const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
-    contexts.push(context);
     const page = (await context.newPage()) as Page & { problems: string[] };
     page.problems = [];
     page.on('pageerror', (err) => page.problems.push(String(err)));

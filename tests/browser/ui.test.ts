@@ -8,15 +8,14 @@
  * .png shows the gateway's error message, keyboard use, and a 390x844 phone viewport
  * with no horizontal overflow. Screenshots go to $TMPDIR/nst-ui-*.png.
  */
-import { execFileSync } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestStack, type TestStack } from '../support/stack.ts';
-import { launchChromium } from '../support/browser.ts';
+import { type TestStack } from '../support/stack.ts';
+import { startBrowserStack } from '../support/browser.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const MIRROR = process.env.NST_DATA_MIRROR ?? resolve(ROOT, '../shared/data');
@@ -29,26 +28,18 @@ const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0
 describe('browser UI against the real stack', () => {
   let stack: TestStack;
   let browser: Browser;
-  const contexts: BrowserContext[] = [];
+  let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    // Test the current sources: the bundle takes well under a second to build.
-    execFileSync(process.execPath, [join(ROOT, 'frontend/build.mjs')], { stdio: 'pipe' });
-    [stack, browser] = await Promise.all([
-      startTestStack({ models: ['model1=wave', 'model2=udnie'] }),
-      launchChromium(),
-    ]);
+    ({ stack, browser, close } = await startBrowserStack({ models: ['model1=wave', 'model2=udnie'] }));
   }, 240_000);
 
   afterAll(async () => {
-    await Promise.allSettled(contexts.map((c) => c.close()));
-    await browser?.close();
-    await stack?.stop();
+    await close?.();
   }, 60_000);
 
   async function openPage(viewport: { width: number; height: number }): Promise<Page> {
     const context = await browser.newContext({ viewport, acceptDownloads: true, deviceScaleFactor: 1 });
-    contexts.push(context);
     const page = await context.newPage();
     const problems: string[] = [];
     page.on('pageerror', (err) => problems.push(String(err)));

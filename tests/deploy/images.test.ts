@@ -8,11 +8,11 @@
 import { spawn } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { rel, runOk } from './tools.ts';
+import { freePort } from '../../scripts/lib/stack.ts';
 
 const tsx = rel('node_modules/.bin/tsx');
 const work: string[] = [];
@@ -20,16 +20,6 @@ afterAll(async () => {
   for (const d of work) await rm(d, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** `pnpm --filter @nst/<service> deploy --prod <dir>` plus the models-pull script, as the image's deps stage. */
 async function deploy(service: string): Promise<string> {

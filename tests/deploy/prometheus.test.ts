@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { smokeTest } from '../../scripts/pipeline/smoke-test.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
-import { freePort } from './nginxHarness.ts';
+import { freePort } from '../../scripts/lib/stack.ts';
 import { readText, run, runOk } from './tools.ts';
 
 type ScrapeConfig = { job_name: string; kubernetes_sd_configs?: unknown; static_configs?: { targets: string[] }[]; relabel_configs?: unknown[]; metrics_path?: string };

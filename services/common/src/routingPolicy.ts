@@ -76,6 +76,15 @@ export class RoutingStore {
     await a.append(JSON.stringify(entry));
   }
 
+  /** Points the canary at a version for a share of traffic, and records who did it and why. */
+  async startCanary(c: { model: string; live: string | null; version: string; percent: number; actor: string; reason?: string }): Promise<HistoryEntry> {
+    const at = new Date().toISOString();
+    await this.setPolicy(c.model, { candidate: c.version, percent: c.percent, updated_at: at, updated_by: c.actor, reason: c.reason });
+    const entry: HistoryEntry = { at, model: c.model, action: 'canary', from: c.live, to: c.version, percent: c.percent, actor: c.actor, reason: c.reason };
+    await this.record(entry);
+    return entry;
+  }
+
   async history(model: string): Promise<HistoryEntry[]> {
     const text = await readFile(this.historyPath(model), 'utf8').catch(() => '');
     return parseJsonLines<HistoryEntry>(text);

@@ -69,10 +69,7 @@ export async function publishVersion(input: PublishInput): Promise<JobResult> {
       if (!gate.passed) return { version: card.version, published: false, reason: `no canary: ${gate.reason}`, heldout: input.heldout };
       // The same policy file and history the gateway's admin endpoints write.
       const routing = new RoutingStore(store);
-      const live = await store.latest(model);
-      const actor = `finetune job ${input.jobId}`;
-      await routing.setPolicy(model, { candidate: card.version, percent: input.publish.percent, updated_at: new Date().toISOString(), updated_by: actor, reason: gate.reason });
-      await routing.record({ at: new Date().toISOString(), model, action: 'canary', from: live, to: card.version, percent: input.publish.percent, actor, reason: gate.reason });
+      await routing.startCanary({ model, live: await store.latest(model), version: card.version, percent: input.publish.percent, actor: `finetune job ${input.jobId}`, reason: gate.reason });
       return { version: card.version, published: true, reason: `canary: ${card.version} takes ${input.publish.percent}% of traffic: ${gate.reason}`, heldout: input.heldout };
     }
     case 'none':

@@ -5,7 +5,7 @@ import multipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
-import { HttpError, createService, ensureAdminToken } from '@nst/common';
+import { createService, ensureAdminToken } from '@nst/common';
 import type { GatewayConfig } from './config.ts';
 import { createContext, type GatewayContext } from './context.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
@@ -76,4 +76,3 @@ export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: Fas
   return { app, ctx };
 }
 
-export { HttpError };

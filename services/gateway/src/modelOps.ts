@@ -29,8 +29,12 @@ export class ModelOps {
   private async record(entry: Omit<HistoryEntry, 'at'>): Promise<HistoryEntry> {
     const full = { at: new Date().toISOString(), ...entry };
     await this.routing.record(full);
+    return this.logged(full);
+  }
+
+  private logged(entry: HistoryEntry): HistoryEntry {
     this.log.info({ nst: { event: 'model_change', model: entry.model, action: entry.action, from: entry.from, to: entry.to, percent: entry.percent, actor: entry.actor } }, `model ${entry.action}: ${entry.model} ${entry.from ?? '-'} → ${entry.to ?? '-'}`);
-    return full;
+    return entry;
   }
 
   private async requireVersion(model: string, version: string): Promise<void> {
@@ -49,8 +53,7 @@ export class ModelOps {
       if (!version) throw new HttpError(400, 'name the candidate version');
       await this.requireVersion(model, version);
       if (version === live) throw new HttpError(409, `${version} is already the live version of ${model}`);
-      await this.routing.setPolicy(model, { candidate: version, percent, updated_at: new Date().toISOString(), updated_by: actor, reason });
-      return this.record({ model, action: 'canary', from: live, to: version, percent, actor, reason });
+      return this.logged(await this.routing.startCanary({ model, live, version, percent, actor, reason }));
     });
   }
 

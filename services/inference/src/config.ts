@@ -1,6 +1,6 @@
 /** The inference service's configuration, validated once at start-up. */
 import { z } from 'zod';
-import { parseConfig, port, positiveInt, sharedEnv } from '@nst/common';
+import { parseConfig, positiveInt, sharedEnv } from '@nst/common';
 
 const schema = z
   .object({
@@ -33,4 +33,3 @@ const schema = z
 
 export type InferenceConfig = z.output<typeof schema>;
 export const loadInferenceConfig = (env: NodeJS.ProcessEnv = process.env): InferenceConfig => parseConfig(schema, env);
-export { port };

@@ -15,7 +15,6 @@ import {
   OUTPUT_SCALE,
   STYLE_NET,
   assertCompleteWeights,
-  kernelShape,
   variableShapes,
   type Block,
   type ConvLayer,
@@ -160,4 +159,3 @@ export function readOnnxMetadata(bytes: Uint8Array): OnnxMetadata {
   return Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
 }
 
-export { kernelShape };

@@ -8,7 +8,6 @@ import {
   OUTPUT_OFFSET,
   OUTPUT_SCALE,
   STYLE_NET,
-  kernelShape,
   variableShapes,
   type Block,
   type ConvLayer,
@@ -62,4 +61,3 @@ export async function tensorsToWeights(tensors: TensorWeights): Promise<StyleNet
   return out;
 }
 
-export { kernelShape };
