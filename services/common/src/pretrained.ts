@@ -21,15 +21,17 @@ export interface PullResult {
 export async function pullPretrained(store: ModelStore, spec: ModelSpec, loc: DataLocation): Promise<PullResult> {
   const existing = await store.versions(spec.name);
   const styleImage = store.styleImagePath(spec.name);
-  const prefix = checkpointPrefix(spec.style);
-  const root = await dataFolder(prefix, loc);
-  const folder = path.join(root, prefix);
-  if (!(await exists(styleImage))) await writeFileAtomic(styleImage, await readFile(path.join(folder, 'style.jpg')));
-  if (existing.length > 0) {
+  const hasStyleImage = await exists(styleImage);
+  // A model already imported needs no data: restarts work offline and verify nothing again.
+  if (existing.length > 0 && hasStyleImage) {
     const latest = await store.latest(spec.name);
     if (!latest) await store.setLatest(spec.name, `${spec.name}_v${existing[existing.length - 1]}`);
     return { model: spec.name, version: (await store.latest(spec.name))!, created: false };
   }
+  const prefix = checkpointPrefix(spec.style);
+  const folder = path.join(await dataFolder(prefix, loc), prefix);
+  if (!hasStyleImage) await writeFileAtomic(styleImage, await readFile(path.join(folder, 'style.jpg')));
+  if (existing.length > 0) return pullPretrained(store, spec, loc);
 
   const weights = await loadCheckpoint(folder);
   const sources = sourcesUnder(prefix);
