@@ -21,6 +21,14 @@ export const sharedEnv = {
     .transform((p) => (p ? path.resolve(p) : undefined)),
   NST_MODELS: z.string().default(DEFAULT_MODELS).pipe(modelListSchema),
   NST_HOST: z.string().default('127.0.0.1'),
+  /** postgres://… : keep ratings, requests, routing and history in PostgreSQL (else in files). */
+  NST_DATABASE_URL: z
+    .string()
+    .optional()
+    .transform((s) => s || undefined)
+    .refine((s) => s === undefined || /^postgres(ql)?:\/\//.test(s), 'must be a postgres:// or postgresql:// URL'),
+  /** How long a stopping service keeps finishing in-flight requests (below the pod's terminationGracePeriodSeconds). */
+  NST_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(20_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 

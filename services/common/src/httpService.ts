@@ -1,6 +1,8 @@
 /**
  * What every HTTP service of the platform shares: ECS JSON logs, a request id taken from
- * X-Request-Id (or made) and echoed back, JSON errors, /health, and Prometheus /metrics.
+ * X-Request-Id (or made) and echoed back, JSON errors, /health, Prometheus /metrics, and a
+ * graceful stop: on SIGTERM /ready turns 503, new connections are refused, requests in
+ * flight finish (within a grace period), then the process exits.
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -8,6 +10,8 @@ import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { loggerOptions } from './logger.ts';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
+/** Set on the 503 a stopping service gives new requests: safe to retry on another replica. */
+export const DRAINING_HEADER = 'x-nst-draining';
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export interface ServiceOptions {
@@ -20,6 +24,8 @@ export interface ServiceOptions {
 declare module 'fastify' {
   interface FastifyInstance {
     metrics: Registry;
+    /** True once the service has begun to stop: it reports not-ready and takes no new work. */
+    draining: boolean;
   }
 }
 
@@ -34,6 +40,10 @@ export function createService(opts: ServiceOptions): FastifyInstance {
     // One log line per request (below), not two; probes and scrapes only at debug level.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit,
+    // While closing: idle keep-alive connections are closed, requests in flight finish; the
+    // onRequest hook below answers anything new (DRAINING_HEADER) so callers retry elsewhere.
+    forceCloseConnections: 'idle',
+    return503OnClosing: false,
     ...opts.fastify,
   });
 
@@ -41,6 +51,7 @@ export function createService(opts: ServiceOptions): FastifyInstance {
   registry.setDefaultLabels({ service: opts.service });
   collectDefaultMetrics({ register: registry });
   app.decorate('metrics', registry);
+  app.decorate('draining', false);
   const httpDuration = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration by route and status',
@@ -51,6 +62,12 @@ export function createService(opts: ServiceOptions): FastifyInstance {
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header(REQUEST_ID_HEADER, req.id);
+    if (!app.draining || req.url === '/health' || req.url === '/metrics') return;
+    if (req.url === '/ready') return reply.status(503).send({ status: 'draining', service: opts.service });
+    return reply
+      .status(503)
+      .headers({ connection: 'close', 'retry-after': '1', [DRAINING_HEADER]: '1' })
+      .send({ statusCode: 503, error: 'Service Unavailable', message: `${opts.service} is shutting down; retry on another replica`, request_id: req.id });
   });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
@@ -100,6 +117,7 @@ const NAMES: Record<number, string> = {
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
+  507: 'Insufficient Storage',
 };
 export function httpErrorName(status: number): string {
   return NAMES[status] ?? (status >= 500 ? 'Server Error' : 'Client Error');
@@ -116,18 +134,33 @@ export class HttpError extends Error {
   }
 }
 
-/** Stops the service cleanly on SIGINT/SIGTERM. */
-export function closeOnSignals(app: FastifyInstance, extra?: () => Promise<void>): void {
+export const DEFAULT_SHUTDOWN_GRACE_MS = 20_000;
+
+/**
+ * Stops the service cleanly on SIGINT/SIGTERM: not-ready at once, no new connections, the
+ * requests in flight finished, then `extra` (e.g. closing a pool) and exit. Past `graceMs`
+ * (NST_SHUTDOWN_GRACE_MS; keep it below the pod's terminationGracePeriodSeconds) it exits anyway.
+ */
+export function closeOnSignals(app: FastifyInstance, extra?: () => Promise<void>, graceMs = Number(process.env.NST_SHUTDOWN_GRACE_MS) || DEFAULT_SHUTDOWN_GRACE_MS): void {
   let closing = false;
   const stop = (signal: string) => {
     if (closing) return;
     closing = true;
-    app.log.info({ signal }, 'shutting down');
+    app.draining = true;
+    app.log.info({ signal, grace_ms: graceMs }, 'shutting down: finishing requests in flight');
+    const timer = setTimeout(() => {
+      app.log.error({ grace_ms: graceMs }, 'shutdown grace period over: exiting with requests still in flight');
+      process.exit(1);
+    }, graceMs);
+    timer.unref();
     void app
       .close()
       .then(() => extra?.())
       .then(
-        () => process.exit(0),
+        () => {
+          app.log.info('stopped');
+          process.exit(0);
+        },
         (err) => {
           app.log.error({ err }, 'shutdown failed');
           process.exit(1);

@@ -16,3 +16,5 @@ export * from './feedbackStats.ts';
 export * from './canaryDecision.ts';
 export * from './feedbackGate.ts';
 export * from './jsonl.ts';
+export * from './store/index.ts';
+export * from './release.ts';

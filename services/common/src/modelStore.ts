@@ -107,6 +107,7 @@ export class ModelStore {
     );
   }
 
+  /** Moves latest.txt. Called only by the release owner (release.ts), under its lock. */
   async setLatest(model: string, version: string): Promise<void> {
     if (!(await this.hasVersion(model, version))) throw new ModelStoreError(`${model} has no complete version ${version}`);
     await writeFileAtomic(this.latestPath(model), `${version}\n`);

@@ -7,6 +7,7 @@ import { dataFolder, exists, sourcesUnder, type DataLocation } from './dataSourc
 import { loadCheckpoint } from './network/checkpoint.ts';
 import { exportOnnx } from './network/onnxFormat.ts';
 import { ModelStore, type ModelCard } from './modelStore.ts';
+import { releaseOwnerFor } from './release.ts';
 import { STYLES, type ModelSpec } from './styles.ts';
 
 export const checkpointPrefix = (style: string) => `models/fast-style/${style}/`;
@@ -25,7 +26,7 @@ export async function pullPretrained(store: ModelStore, spec: ModelSpec, loc: Da
   // A model already imported needs no data: restarts work offline and verify nothing again.
   if (existing.length > 0 && hasStyleImage) {
     const latest = await store.latest(spec.name);
-    if (!latest) await store.setLatest(spec.name, `${spec.name}_v${existing[existing.length - 1]}`);
+    if (!latest) await (await releaseOwnerFor(store)).initialRelease(spec.name, `${spec.name}_v${existing[existing.length - 1]}`);
     return { model: spec.name, version: (await store.latest(spec.name))!, created: false };
   }
   const prefix = checkpointPrefix(spec.style);
@@ -56,7 +57,7 @@ export async function pullPretrained(store: ModelStore, spec: ModelSpec, loc: Da
     artefact: { file: `${version}.onnx`, sha256: createHash('sha256').update(onnx).digest('hex'), bytes: onnx.byteLength },
     metrics: {},
   }));
-  if (!(await store.latest(spec.name))) await store.setLatest(spec.name, card.version);
+  await (await releaseOwnerFor(store)).initialRelease(spec.name, card.version);
   return { model: spec.name, version: card.version, created: true };
 }
 

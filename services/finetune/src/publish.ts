@@ -1,10 +1,11 @@
 /**
  * Publishing a trained version: the artefact and its card go into the model store under
  * the next free version number (ModelStore.addVersion: atomic, never overwrites), then the
- * quality gate decides whether latest.txt moves.
+ * quality gate decides whether it goes live or into a canary, through the release owner, so
+ * the change is serialised with every other and recorded in the history.
  */
 import { createHash } from 'node:crypto';
-import { ModelStore, RoutingStore, exportOnnx, type ModelCard, type StyleNetWeights } from '@nst/common';
+import { ModelStore, exportOnnx, releaseOwnerFor, type ModelCard, type ReleaseOwner, type StyleNetWeights } from '@nst/common';
 import type { JobResult } from './jobs/jobQueue.ts';
 import type { PublishMode } from './jobs/request.ts';
 import type { LossParts } from './training/perceptualLoss.ts';
@@ -33,6 +34,8 @@ export interface PublishInput {
   /** Everything about the run that goes into the card's `training` section. */
   training: Record<string, unknown>;
   jobId: string;
+  /** Where the release is made; by default on the process's platform store (NST_DATABASE_URL or files). */
+  release?: ReleaseOwner;
 }
 
 export async function publishVersion(input: PublishInput): Promise<JobResult> {
@@ -60,16 +63,16 @@ export async function publishVersion(input: PublishInput): Promise<JobResult> {
     training: { ...input.training, publish: input.publish },
   }));
 
+  const actor = `finetune job ${input.jobId}`;
+  const release = async () => input.release ?? (await releaseOwnerFor(store));
   switch (input.publish.mode) {
     case 'latest':
       if (!gate.passed) return { version: card.version, published: false, reason: `latest.txt not moved: ${gate.reason}`, heldout: input.heldout };
-      await store.setLatest(model, card.version);
+      await (await release()).publish(model, card.version, actor, gate.reason);
       return { version: card.version, published: true, reason: `latest.txt moved to ${card.version}: ${gate.reason}`, heldout: input.heldout };
     case 'canary': {
       if (!gate.passed) return { version: card.version, published: false, reason: `no canary: ${gate.reason}`, heldout: input.heldout };
-      // The same policy file and history the gateway's admin endpoints write.
-      const routing = new RoutingStore(store);
-      await routing.startCanary({ model, live: await store.latest(model), version: card.version, percent: input.publish.percent, actor: `finetune job ${input.jobId}`, reason: gate.reason });
+      await (await release()).canary(model, card.version, input.publish.percent, actor, gate.reason);
       return { version: card.version, published: true, reason: `canary: ${card.version} takes ${input.publish.percent}% of traffic: ${gate.reason}`, heldout: input.heldout };
     }
     case 'none':

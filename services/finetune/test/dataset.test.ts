@@ -12,7 +12,7 @@ async function png(file: string, colour: string, channels: 1 | 3 | 4 = 3): Promi
   await (channels === 1 ? img.grayscale() : img).png().toFile(file);
 }
 
-describe('curated uploads from feedback.jsonl', () => {
+describe('curated uploads from the rated feedback', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'nst-curation-'));
     const uploads = path.join(dir, 'input_images');
@@ -50,7 +50,7 @@ describe('curated uploads from feedback.jsonl', () => {
     expect(set.files.map((f) => path.basename(f.path))).toEqual(['a.png', 'b.png', 'c.png', 'broken.jpg']);
     expect(set.duplicates).toBe(2); // a-copy.png (same bytes) and a.png again
     expect(set.missing).toBe(1);
-    expect(set.malformed).toBe(3); // path outside input_images, torn line, not JSON
+    expect(set.malformed).toBe(1); // a path outside input_images (the store skips the torn line and the non-JSON one)
     expect((await curatedUploads(dir, 'model2')).files.map((f) => path.basename(f.path))).toEqual(['good.png']);
     expect((await curatedUploads(dir, 'model3')).files).toEqual([]);
   });

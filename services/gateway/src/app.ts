@@ -5,7 +5,7 @@ import multipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
-import { createService, ensureAdminToken } from '@nst/common';
+import { createService, ensureAdminToken, openPlatformStore } from '@nst/common';
 import type { GatewayConfig } from './config.ts';
 import { createContext, type GatewayContext } from './context.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
@@ -16,11 +16,11 @@ import { adminRoutes } from './routes/admin.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { FinetuneClient } from './finetuneClient.ts';
 import { LoopAutomation } from './loopAutomation.ts';
-import { ModelOps } from './modelOps.ts';
 
 export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: FastifyInstance; ctx: GatewayContext }> {
   const app = createService({ service: 'gateway', logLevel: config.LOG_LEVEL, bodyLimit: 1024 * 1024 });
-  const ctx = createContext(config, app.metrics);
+  const platform = await openPlatformStore({ storageDir: config.NST_STORAGE_DIR, databaseUrl: config.NST_DATABASE_URL });
+  const ctx = createContext(config, app.metrics, platform, app.log);
 
   await app.register(swagger, {
     openapi: {
@@ -41,14 +41,13 @@ export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: Fas
   });
 
   const { token } = await ensureAdminToken(config.NST_STORAGE_DIR, config.NST_ADMIN_TOKEN);
-  const ops = new ModelOps(ctx.store, ctx.routing, app.log);
   const finetune = new FinetuneClient(config.NST_FINETUNE_URL, token);
-  const loop = new LoopAutomation(ctx, ops, finetune, app.log);
+  const loop = new LoopAutomation(ctx, finetune, app.log);
 
   stylizeRoutes(app, ctx);
   feedbackRoutes(app, ctx, (model) => loop.afterFeedback(model));
   statsRoutes(app, ctx);
-  adminRoutes(app, ctx, ops, finetune, token);
+  adminRoutes(app, ctx, finetune, token);
   modelRoutes(app, ctx);
   imageRoutes(app, ctx);
 
@@ -58,9 +57,13 @@ export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: Fas
       () => true,
       () => false,
     );
-    const models = Object.fromEntries(await Promise.all(config.NST_MODELS.map(async (m) => [m.name, await ctx.inference.ready(m.name)] as const)));
-    if (!storage) return reply.status(503).send({ status: 'unavailable', reason: 'storage is not writable', models });
-    return { status: 'ready', models };
+    const [models, store] = await Promise.all([
+      Promise.all(config.NST_MODELS.map(async (m) => [m.name, await ctx.inference.ready(m.name)] as const)).then(Object.fromEntries),
+      platform.health(),
+    ]);
+    if (!storage) return reply.status(503).send({ status: 'unavailable', reason: 'storage is not writable', models, store });
+    if (!store.ok) return reply.status(503).send({ status: 'unavailable', reason: `the ${store.backend} store is not usable: ${store.detail}`, models, store });
+    return { status: 'ready', models, store };
   });
 
   if (config.NST_SERVE_FRONTEND) {
@@ -72,7 +75,10 @@ export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: Fas
     else app.log.warn({ dir: config.NST_FRONTEND_DIR }, 'frontend not built (pnpm build:frontend): the UI is not served');
   }
 
-  app.addHook('onClose', async () => ctx.inference.close());
+  app.addHook('onClose', async () => {
+    await ctx.inference.close();
+    await platform.close();
+  });
   return { app, ctx };
 }
 

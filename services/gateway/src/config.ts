@@ -6,18 +6,26 @@ import { booleanFlag, parseConfig, port, positiveInt, sharedEnv } from '@nst/com
 
 const DEFAULT_FRONTEND_DIR = fileURLToPath(new URL('../../../frontend/dist', import.meta.url));
 
-/** `model1=http://host:8001,…`: where each model's inference service listens. */
+/**
+ * `model1=http://host:8001,model2=http://a:8002|http://b:8002`: where each model's inference
+ * service listens; several replicas of one model are separated by `|` (requests alternate
+ * between them, and one that fails to connect or is stopping is retried on the next).
+ */
+export const REPLICA_SEPARATOR = '|';
 const urlMap = z.string().transform((s, ctx) => {
   const out: Record<string, string> = {};
   for (const part of s.split(',').map((p) => p.trim()).filter(Boolean)) {
     const eq = part.indexOf('=');
     const name = part.slice(0, eq).trim();
-    const url = part.slice(eq + 1).trim();
-    if (eq < 1 || !URL.canParse(url)) {
-      ctx.addIssue({ code: 'custom', message: `bad entry "${part}" (expected model=http://host:port)` });
+    const urls = part
+      .slice(eq + 1)
+      .split('|')
+      .map((u) => u.trim());
+    if (eq < 1 || urls.some((u) => !/^https?:\/\//.test(u) || !URL.canParse(u))) {
+      ctx.addIssue({ code: 'custom', message: `bad entry "${part}" (expected model=http://host:port, several separated by |)` });
       return z.NEVER;
     }
-    out[name] = url.replace(/\/+$/, '');
+    out[name] = urls.map((u) => u.replace(/\/+$/, '')).join(REPLICA_SEPARATOR);
   }
   return out;
 });

@@ -1,9 +1,24 @@
 /**
  * Forwards images to a model's inference service with undici (one keep-alive pool per
- * service). Every failure becomes an HttpError naming the model, within a bounded time.
+ * replica). Requests alternate between a model's replicas; one that cannot be reached or is
+ * stopping (503 with the draining header) is retried once on the next replica, and skipped
+ * for a moment after. Every failure becomes an HttpError naming the model, within a bounded time.
  */
-import { Pool, errors } from 'undici';
-import { HttpError, type OutputFormat } from '@nst/common';
+import { Pool, errors, type Dispatcher } from 'undici';
+import { DRAINING_HEADER, HttpError, type OutputFormat } from '@nst/common';
+import { REPLICA_SEPARATOR } from './config.ts';
+
+/** How long a replica that failed to connect or is stopping gets no new requests. */
+const SKIP_MS = 2_000;
+/** Before retrying on the only replica there is (it may be restarting). */
+const LONE_RETRY_DELAY_MS = 250;
+
+/** Refused, reset or closed before an answer: the request never ran, or ran nowhere that answered. */
+function isConnectionError(err: unknown): boolean {
+  if (err instanceof errors.SocketError || err instanceof errors.ClientDestroyedError || err instanceof errors.ClientClosedError) return true;
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  return ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'].includes(code);
+}
 
 export interface InferenceResult {
   image: Buffer;
@@ -24,45 +39,78 @@ export interface InferRequest {
 
 export class InferenceClient {
   private readonly pools = new Map<string, Pool>();
+  private readonly replicas: Record<string, string[]>;
+  private readonly next = new Map<string, number>();
+  private readonly skipUntil = new Map<string, number>();
 
   constructor(
-    private readonly urls: Record<string, string>,
+    urls: Record<string, string>,
     private readonly timeoutMs: number,
     private readonly onUpstreamError: (model: string, reason: string) => void = () => undefined,
-  ) {}
+  ) {
+    this.replicas = Object.fromEntries(Object.entries(urls).map(([m, u]) => [m, u.split(REPLICA_SEPARATOR)]));
+  }
 
-  private pool(model: string): Pool {
-    let pool = this.pools.get(model);
+  private pool(url: string): Pool {
+    let pool = this.pools.get(url);
     if (!pool) {
-      pool = new Pool(this.urls[model]!, { connections: 16, keepAliveTimeout: 30_000, connectTimeout: Math.min(5_000, this.timeoutMs) });
-      this.pools.set(model, pool);
+      pool = new Pool(url, { connections: 16, keepAliveTimeout: 30_000, connectTimeout: Math.min(5_000, this.timeoutMs) });
+      this.pools.set(url, pool);
     }
     return pool;
+  }
+
+  /** The model's replicas from the next in turn, those not being skipped first. */
+  private order(model: string): string[] {
+    const urls = this.replicas[model]!;
+    const start = this.next.get(model) ?? 0;
+    this.next.set(model, (start + 1) % urls.length);
+    const turn = urls.map((_, i) => urls[(start + i) % urls.length]!);
+    const now = Date.now();
+    const usable = (u: string) => (this.skipUntil.get(u) ?? 0) <= now;
+    return [...turn.filter(usable), ...turn.filter((u) => !usable(u))];
   }
 
   async infer(r: InferRequest): Promise<InferenceResult> {
     const query = new URLSearchParams({ version: r.version, format: r.format });
     if (r.maxSide) query.set('max_size', String(r.maxSide));
-    let res;
-    try {
-      res = await this.pool(r.model).request({
-        method: 'POST',
-        path: `/infer?${query}`,
-        body: r.image,
-        headers: { 'content-type': 'application/octet-stream', 'x-request-id': r.requestId },
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (err) {
-      throw this.unavailable(r.model, err);
+    const [first, second] = this.order(r.model);
+    const attempt = async (url: string): Promise<{ res: Dispatcher.ResponseData; body: Buffer } | { retry: unknown }> => {
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await this.pool(url).request({
+          method: 'POST',
+          path: `/infer?${query}`,
+          body: r.image,
+          headers: { 'content-type': 'application/octet-stream', 'x-request-id': r.requestId },
+          headersTimeout: this.timeoutMs,
+          bodyTimeout: this.timeoutMs,
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+      } catch (err) {
+        if (!isConnectionError(err)) throw this.unavailable(r.model, err);
+        this.skipUntil.set(url, Date.now() + SKIP_MS);
+        return { retry: err };
+      }
+      let body: Buffer;
+      try {
+        body = Buffer.from(await res.body.arrayBuffer());
+      } catch (err) {
+        throw this.unavailable(r.model, err);
+      }
+      if (res.statusCode === 503 && res.headers[DRAINING_HEADER]) {
+        this.skipUntil.set(url, Date.now() + SKIP_MS);
+        return { retry: new Error(`${url} is shutting down`) };
+      }
+      return { res, body };
+    };
+    let outcome = await attempt(first!);
+    if ('retry' in outcome) {
+      if (!second) await new Promise((resolve) => setTimeout(resolve, LONE_RETRY_DELAY_MS));
+      outcome = await attempt(second ?? first!);
+      if ('retry' in outcome) throw this.unavailable(r.model, outcome.retry);
     }
-    let body: Buffer;
-    try {
-      body = Buffer.from(await res.body.arrayBuffer());
-    } catch (err) {
-      throw this.unavailable(r.model, err);
-    }
+    const { res, body } = outcome;
     const header = (name: string) => {
       const v = res.headers[name];
       return Array.isArray(v) ? v[0] : v;
@@ -93,15 +141,23 @@ export class InferenceClient {
     };
   }
 
-  /** GET /ready of a model's service, with a short bound. */
-  async ready(model: string, timeoutMs = 1_000): Promise<{ ready: boolean; version?: string; error?: string }> {
-    try {
-      const res = await this.pool(model).request({ method: 'GET', path: '/ready', headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
-      const body = (await res.body.json()) as { version?: string };
-      return { ready: res.statusCode === 200, version: body.version };
-    } catch (err) {
-      return { ready: false, error: (err as Error).message };
-    }
+  /** GET /ready of a model's replicas, with a short bound: ready when one of them is. */
+  async ready(model: string, timeoutMs = 1_000): Promise<{ ready: boolean; version?: string; error?: string; replicas?: number }> {
+    const urls = this.replicas[model]!;
+    const answers = await Promise.all(
+      urls.map(async (url) => {
+        try {
+          const res = await this.pool(url).request({ method: 'GET', path: '/ready', headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
+          const body = (await res.body.json()) as { version?: string };
+          return { ready: res.statusCode === 200, version: body.version };
+        } catch (err) {
+          return { ready: false, error: (err as Error).message };
+        }
+      }),
+    );
+    const up = answers.filter((a) => a.ready);
+    const summary = up[0] ?? answers[0]!;
+    return urls.length > 1 ? { ...summary, ready: up.length > 0, replicas: up.length } : summary;
   }
 
   private unavailable(model: string, err: unknown): HttpError {

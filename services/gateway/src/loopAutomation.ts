@@ -8,7 +8,6 @@ import type { FastifyBaseLogger } from 'fastify';
 import { decideCanary, gateFromStats } from '@nst/common';
 import type { GatewayContext } from './context.ts';
 import type { FinetuneClient } from './finetuneClient.ts';
-import type { ModelOps } from './modelOps.ts';
 import { modelStats } from './routes/stats.ts';
 
 const ACTIVE = new Set(['queued', 'running']);
@@ -20,7 +19,6 @@ export class LoopAutomation {
 
   constructor(
     private readonly ctx: GatewayContext,
-    private readonly ops: ModelOps,
     private readonly finetune: FinetuneClient,
     private readonly log: FastifyBaseLogger,
   ) {}
@@ -36,8 +34,8 @@ export class LoopAutomation {
         const cand = stats.versions.find((v) => v.version === stats.canary!.version);
         if (cand) {
           const verdict = decideCanary(live, cand, { minRated: c.NST_AUTO_MIN_RATED, margin: c.NST_AUTO_MARGIN });
-          if (verdict.action === 'promote') await this.ops.promote(model, 'auto-rule', verdict.reason);
-          else if (verdict.action === 'rollback') await this.ops.rollback(model, undefined, 'auto-rule', verdict.reason);
+          if (verdict.action === 'promote') await this.ctx.release.promote(model, 'auto-rule', verdict.reason);
+          else if (verdict.action === 'rollback') await this.ctx.release.rollback(model, undefined, 'auto-rule', verdict.reason);
           return;
         }
       }

@@ -4,7 +4,7 @@
  * version named by latest.txt.
  */
 import { createHash } from 'node:crypto';
-import { HttpError, type ModelStore, type RoutingStore } from '@nst/common';
+import { HttpError, type ModelStore, type PlatformStore } from '@nst/common';
 
 export interface Resolution {
   version: string;
@@ -24,7 +24,7 @@ export class VersionResolver {
 
   constructor(
     private readonly store: ModelStore,
-    private readonly routing: RoutingStore,
+    private readonly platform: PlatformStore,
   ) {}
 
   async live(model: string): Promise<string | null> {
@@ -43,7 +43,7 @@ export class VersionResolver {
     }
     const live = await this.live(model);
     if (!live) throw new HttpError(503, `model ${model} has no live version yet (run pnpm models:pull)`);
-    const policy = await this.routing.policy(model);
+    const policy = await this.platform.policy(model);
     if (policy.candidate && policy.candidate !== live && policy.percent > 0 && opts.clientId) {
       if (clientBucket(opts.clientId, model) < policy.percent) return { version: policy.candidate, reason: 'canary' };
     }

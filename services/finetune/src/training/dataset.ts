@@ -1,28 +1,17 @@
 /**
- * Training data: the curated uploads (rated "bad" for the model in feedback.jsonl,
- * deduplicated by content), the base photos (images/content/train) and the held-out photos
+ * Training data: the curated uploads (rated "bad" for the model, read through the platform
+ * store, deduplicated by content), the base photos (images/content/train) and the held-out photos
  * (images/content/val, never trained on), decoded to square RGB crops.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { z } from 'zod';
-import { dataFile, sourcesUnder, type DataLocation } from '@nst/common';
+import { dataFile, sharedPlatformStore, sourcesUnder, type DataLocation, type FeedbackEntry } from '@nst/common';
 import type { Pixels } from './trainer.ts';
 
 export const BASE_PREFIX = 'images/content/train/';
 export const HELDOUT_PREFIX = 'images/content/val/';
-
-const feedbackLine = z.object({
-  feedback: z.enum(['good', 'bad']),
-  model: z.string(),
-  version: z.string().optional(),
-  content_image_filename: z.string(),
-  output_image_filename: z.string().optional(),
-  timestamp: z.union([z.string(), z.number()]).optional(),
-  comment: z.string().optional(),
-});
 
 export interface ImageFile {
   path: string;
@@ -32,7 +21,7 @@ export interface ImageFile {
 
 export interface CuratedSet {
   files: ImageFile[];
-  /** Lines that are not valid feedback records. */
+  /** Ratings naming something other than a bare upload file name. */
   malformed: number;
   /** Rated uploads whose file is gone. */
   missing: number;
@@ -42,21 +31,15 @@ export interface CuratedSet {
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
-/** Uploads rated bad for this model, one per distinct content. */
-export async function curatedUploads(storageDir: string, model: string): Promise<CuratedSet> {
-  const text = await readFile(path.join(storageDir, 'feedback.jsonl'), 'utf8').catch(() => '');
+/**
+ * Uploads rated bad for this model, one per distinct content. The ratings come from the
+ * platform store (NST_DATABASE_URL or feedback.jsonl), which skips lines that are no rating.
+ */
+export async function curatedUploads(storageDir: string, model: string, ratings?: AsyncIterable<FeedbackEntry>): Promise<CuratedSet> {
   const out: CuratedSet = { files: [], malformed: 0, missing: 0, duplicates: 0 };
   const seenNames = new Set<string>();
   const seenHashes = new Set<string>();
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    let record: z.infer<typeof feedbackLine>;
-    try {
-      record = feedbackLine.parse(JSON.parse(line));
-    } catch {
-      out.malformed++;
-      continue;
-    }
+  for await (const record of ratings ?? (await sharedPlatformStore(storageDir)).feedback()) {
     if (record.feedback !== 'bad' || record.model !== model) continue;
     // Only a bare file name inside input_images counts; anything with a path is ignored.
     const name = path.basename(record.content_image_filename);

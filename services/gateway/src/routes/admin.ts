@@ -1,16 +1,17 @@
 /**
- * Admin endpoints (bearer NST_ADMIN_TOKEN): canary, promote, rollback, and a proxy to the
- * fine-tuning service's jobs for the operator page.
+ * Admin endpoints (bearer NST_ADMIN_TOKEN): canary, promote, rollback (through the release
+ * owner), the feedback export, and a proxy to the fine-tuning service's jobs for the operator page.
  */
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpError, checkBearer } from '@nst/common';
 import type { GatewayContext } from '../context.ts';
 import type { FinetuneClient } from '../finetuneClient.ts';
-import type { ModelOps } from '../modelOps.ts';
 
 const reasonSchema = { type: 'string', maxLength: 500 } as const;
 
-export function adminRoutes(app: FastifyInstance, ctx: GatewayContext, ops: ModelOps, finetune: FinetuneClient, token: string): void {
+export function adminRoutes(app: FastifyInstance, ctx: GatewayContext, finetune: FinetuneClient, token: string): void {
+  const ops = ctx.release;
   app.register(async (admin) => {
     admin.addHook('onRequest', async (req) => checkBearer(req.headers.authorization, token));
     const actor = (req: FastifyRequest) => {
@@ -50,6 +51,17 @@ export function adminRoutes(app: FastifyInstance, ctx: GatewayContext, ops: Mode
         },
       },
       async (req) => ({ change: await ops.rollback(model(req), req.body?.version, actor(req), req.body?.reason) }),
+    );
+
+    admin.get(
+      '/api/admin/feedback/export',
+      { schema: { summary: 'Every rating that counts, oldest first, as JSON Lines (the feedback.jsonl shape), streamed', security, produces: ['application/x-ndjson'] } },
+      async (_req, reply) => {
+        async function* lines() {
+          for await (const e of ctx.platform.feedback()) yield `${JSON.stringify(e)}\n`;
+        }
+        return reply.type('application/x-ndjson').header('content-disposition', 'attachment; filename="feedback.jsonl"').send(Readable.from(lines()));
+      },
     );
 
     // The operator page reaches the fine-tuning service through here (same origin, same token).

@@ -1,6 +1,10 @@
-/** POST /api/feedback (and the seed's /feedback): one rating, one line in feedback.jsonl. */
-import type { FastifyInstance } from 'fastify';
-import { HttpError } from '@nst/common';
+/**
+ * POST /api/feedback (and the seed's /feedback): one rating per output and client, kept by
+ * the platform store (a newer rating of the same output by the same client replaces the older).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { HttpError, type FeedbackEntry } from '@nst/common';
+import { clientIdOf } from '../clientId.ts';
 import type { GatewayContext } from '../context.ts';
 
 interface FeedbackBody {
@@ -27,7 +31,7 @@ export const feedbackBodySchema = {
 } as const;
 
 export function feedbackRoutes(app: FastifyInstance, ctx: GatewayContext, afterFeedback: (model: string) => Promise<void> = async () => undefined): void {
-  const handler = async (req: { body: FeedbackBody; id: string; log: FastifyInstance['log'] }, reply: { status: (n: number) => unknown }) => {
+  const handler = async (req: FastifyRequest<{ Body: FeedbackBody }>, reply: FastifyReply) => {
     const b = req.body;
     if (!ctx.modelNames.has(b.model)) throw new HttpError(404, `unknown model "${b.model}"`);
     const record = await ctx.images.outputRecord(b.output_image_filename);
@@ -38,7 +42,7 @@ export function feedbackRoutes(app: FastifyInstance, ctx: GatewayContext, afterF
     }
     const clientTime = typeof b.timestamp === 'number' ? new Date(b.timestamp) : new Date(b.timestamp);
     if (Number.isNaN(clientTime.getTime())) throw new HttpError(400, 'timestamp must be an ISO-8601 date or epoch milliseconds');
-    const line = {
+    const line: FeedbackEntry = {
       feedback: b.feedback,
       model: b.model,
       version: record.version,
@@ -48,14 +52,15 @@ export function feedbackRoutes(app: FastifyInstance, ctx: GatewayContext, afterF
       received_at: new Date().toISOString(),
       ...(b.comment ? { comment: b.comment } : {}),
       request_id: req.id,
+      client_id: clientIdOf(req, reply),
     };
-    await ctx.feedbackLog.append(JSON.stringify(line));
+    const { replaced } = await ctx.platform.addFeedback(line);
     ctx.metrics.feedback.labels(b.feedback, b.model, record.version).inc();
-    req.log.info({ nst: { event: 'feedback', rating: b.feedback, model: b.model, version: record.version } }, 'feedback recorded');
+    req.log.info({ nst: { event: 'feedback', rating: b.feedback, model: b.model, version: record.version, replaced } }, replaced ? 'feedback replaced' : 'feedback recorded');
     // The loop's decisions run after the answer: a rating never waits for them.
     setImmediate(() => void afterFeedback(b.model));
     reply.status(201);
-    return { status: 'recorded', version: record.version };
+    return { status: replaced ? 'replaced' : 'recorded', version: record.version };
   };
   const schema = {
     summary: 'Rate a stylised image',

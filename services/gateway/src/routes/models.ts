@@ -10,7 +10,7 @@ export function modelRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     const models = await Promise.all(
       ctx.config.NST_MODELS.map(async (m) => {
         const info = STYLES[m.style]!;
-        const policy = await ctx.routing.policy(m.name);
+        const policy = await ctx.platform.policy(m.name);
         return {
           name: m.name,
           style: m.style,

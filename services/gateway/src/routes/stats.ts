@@ -4,7 +4,7 @@ import { HttpError, badRate, versionName, wilsonInterval } from '@nst/common';
 import type { GatewayContext } from '../context.ts';
 
 export async function modelStats(ctx: GatewayContext, model: string) {
-  const [live, policy, numbers, counts] = await Promise.all([ctx.resolver.live(model), ctx.routing.policy(model), ctx.store.versions(model), ctx.stats.forModel(model)]);
+  const [live, policy, numbers, counts] = await Promise.all([ctx.resolver.live(model), ctx.platform.policy(model), ctx.store.versions(model), ctx.platform.versionCounts(model)]);
   const byVersion = new Map(counts.map((c) => [c.version, c]));
   const versions = await Promise.all(
     numbers.map(async (n) => {
@@ -24,6 +24,7 @@ export async function modelStats(ctx: GatewayContext, model: string) {
         good,
         bad,
         rated: good + bad,
+        raters: c?.raters ?? 0,
         bad_rate: badRate({ good, bad }),
         bad_rate_ci95: [lo, hi],
         since: c?.since ?? null,
@@ -51,6 +52,6 @@ export function statsRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   app.get('/api/models/:model/history', { schema: { summary: 'Every routing change of the model: canary, promote, rollback, publish' } }, async (req) => {
     const { model } = req.params as { model: string };
     known(model);
-    return { model, history: await ctx.routing.history(model) };
+    return { model, history: await ctx.platform.history(model) };
   });
 }

@@ -94,7 +94,7 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       request_id: String(req.id),
       client_id: clientId,
     });
-    await ctx.requestLog.append(JSON.stringify({ at: new Date().toISOString(), model, version: result.version, routing: reason }));
+    await ctx.platform.recordRequest({ at: new Date().toISOString(), model, version: result.version, routing: reason });
     const done = performance.now();
     const totalMs = done - started;
     metrics.stylizeRequests.labels(model, result.version, '200').inc();

@@ -1,0 +1,87 @@
+/**
+ * The platform's shared state behind one interface: ratings, served requests, each model's
+ * routing policy and its release history. Two backends keep it: files on the shared volume
+ * (the embedded default) and PostgreSQL (NST_DATABASE_URL), for several replicas.
+ * The live version itself stays in models/<model>/latest.txt, which inference follows;
+ * only the release owner (release.ts) changes it, under `withReleaseLock`.
+ */
+import { z } from 'zod';
+import type { HistoryEntry, RoutingPolicy } from '../routingPolicy.ts';
+
+/** One rating, as feedback.jsonl holds it and the export streams it. */
+export const feedbackEntrySchema = z.object({
+  feedback: z.enum(['good', 'bad']),
+  model: z.string(),
+  version: z.string(),
+  content_image_filename: z.string(),
+  output_image_filename: z.string(),
+  /** The client's time of rating (ISO). */
+  timestamp: z.string(),
+  received_at: z.string(),
+  comment: z.string().optional(),
+  request_id: z.string().optional(),
+  /** Who rated: one rating per output and client, a newer one replaces the older. */
+  client_id: z.string().optional(),
+});
+export type FeedbackEntry = z.infer<typeof feedbackEntrySchema>;
+
+/** One served stylise request. */
+export interface ServedRequest {
+  at: string;
+  model: string;
+  version: string;
+  routing: string;
+}
+
+export interface VersionCounts {
+  version: string;
+  requests: number;
+  good: number;
+  bad: number;
+  /** Distinct clients whose rating of this version counts. */
+  raters: number;
+  /** ISO time of the first request or rating seen for this version. */
+  since: string | null;
+  /** Ratings per hour: [hourStartIso, good, bad]. */
+  hourly: Map<string, [number, number]>;
+}
+
+export interface StoreHealth {
+  ok: boolean;
+  backend: 'file' | 'postgres';
+  detail?: string;
+}
+
+/** What a release change may write, inside the model's lock (one transaction in PostgreSQL). */
+export interface ReleaseWriter {
+  policy(): Promise<RoutingPolicy>;
+  setPolicy(policy: RoutingPolicy): Promise<void>;
+  record(entry: HistoryEntry): Promise<void>;
+}
+
+export interface PlatformStore {
+  readonly backend: 'file' | 'postgres';
+  /** Records a rating; an earlier rating of the same output by the same client is replaced. */
+  addFeedback(entry: FeedbackEntry): Promise<{ replaced: boolean }>;
+  /** Every rating that counts, oldest first, in the JSON Lines shape. */
+  feedback(): AsyncIterable<FeedbackEntry>;
+  recordRequest(r: ServedRequest): Promise<void>;
+  /** Requests and ratings per version of a model. */
+  versionCounts(model: string): Promise<VersionCounts[]>;
+  /** The model's routing policy as every replica sees it (at most a second old). */
+  policy(model: string): Promise<RoutingPolicy>;
+  history(model: string): Promise<HistoryEntry[]>;
+  /**
+   * Runs `fn` holding the model's release lock, which serialises changes across processes
+   * (an advisory lock in PostgreSQL, a lock file next to the model in file mode).
+   */
+  withReleaseLock<T>(model: string, fn: (w: ReleaseWriter) => Promise<T>): Promise<T>;
+  /** Can this replica read and write its store? */
+  health(): Promise<StoreHealth>;
+  close(): Promise<void>;
+}
+
+/** The key that makes one rating per output and client. */
+export const ratingKey = (e: { output_image_filename: string; client_id?: string }) => (e.client_id ? `${e.output_image_filename}\u0000${e.client_id}` : null);
+
+export const hourOf = (iso: string) => `${iso.slice(0, 13)}:00:00.000Z`;
