@@ -73,7 +73,7 @@ export class PgStore implements PlatformStore {
          model = EXCLUDED.model, version = EXCLUDED.version, rating = EXCLUDED.rating, content_image_filename = EXCLUDED.content_image_filename,
          rated_at = EXCLUDED.rated_at, received_at = EXCLUDED.received_at, comment = EXCLUDED.comment, request_id = EXCLUDED.request_id
        RETURNING (xmax <> 0) AS replaced`,
-      [v.model, v.version, v.feedback, v.content_image_filename, v.output_image_filename, v.client_id ?? '', v.timestamp, v.received_at, v.comment ?? null, v.request_id ?? null],
+      [v.model, v.version ?? '', v.feedback, v.content_image_filename, v.output_image_filename, v.client_id ?? '', v.timestamp, v.received_at ?? v.timestamp, v.comment ?? null, v.request_id ?? null],
     );
     return { replaced: rows[0]!.replaced };
   }

@@ -8,16 +8,22 @@
 import { z } from 'zod';
 import type { HistoryEntry, RoutingPolicy } from '../routingPolicy.ts';
 
-/** One rating, as feedback.jsonl holds it and the export streams it. */
+/**
+ * One rating, as feedback.jsonl holds it and the export streams it. The gateway always sets
+ * every field it knows; older lines may lack `version` and `received_at`, or carry the
+ * client's time as epoch milliseconds.
+ */
 export const feedbackEntrySchema = z.object({
   feedback: z.enum(['good', 'bad']),
   model: z.string(),
-  version: z.string(),
+  /** The version that made the rated output. */
+  version: z.string().optional(),
   content_image_filename: z.string(),
   output_image_filename: z.string(),
   /** The client's time of rating (ISO). */
-  timestamp: z.string(),
-  received_at: z.string(),
+  timestamp: z.union([z.string(), z.number().transform((ms) => new Date(ms).toISOString())]),
+  /** When the gateway took the rating (ISO). */
+  received_at: z.string().optional(),
   comment: z.string().optional(),
   request_id: z.string().optional(),
   /** Who rated: one rating per output and client, a newer one replaces the older. */
