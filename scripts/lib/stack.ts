@@ -24,6 +24,10 @@ export interface StackOptions {
   gatewayPort: number;
   inferencePorts: number[];
   finetunePort?: number;
+  /** Further inference processes per model (their ports): the gateway alternates between all of a model's. */
+  extraInferencePorts?: Record<string, number[]>;
+  /** Further gateway processes on the same store (their ports), named gateway-2, gateway-3, … */
+  extraGatewayPorts?: number[];
   host?: string;
   /** Extra environment for every process. */
   env?: Record<string, string>;
@@ -46,28 +50,33 @@ export async function freePort(): Promise<number> {
 export function stackServices(o: StackOptions): ServiceProcess[] {
   const host = o.host ?? '127.0.0.1';
   const modelsEnv = o.models.map((m) => `${m.name}=${m.style}`).join(',');
-  const inferenceUrls = o.models.map((m, i) => `${m.name}=http://${host}:${o.inferencePorts[i]}`).join(',');
+  const portsOf = (m: { name: string }, i: number) => [o.inferencePorts[i]!, ...(o.extraInferencePorts?.[m.name] ?? [])];
+  const inferenceUrls = o.models.map((m, i) => `${m.name}=${portsOf(m, i).map((p) => `http://${host}:${p}`).join('|')}`).join(',');
   const base = { ...o.env, NST_STORAGE_DIR: o.storageDir, NST_MODELS: modelsEnv, NST_HOST: host };
-  const services: ServiceProcess[] = o.models.map((m, i) => ({
-    name: `inference-${m.name}`,
-    entry: 'services/inference/src/main.ts',
-    env: { ...base, NST_MODEL: m.name, NST_INFERENCE_PORT: String(o.inferencePorts[i]) },
-    url: `http://${host}:${o.inferencePorts[i]}`,
-  }));
+  const services: ServiceProcess[] = o.models.flatMap((m, i) =>
+    portsOf(m, i).map((port, r) => ({
+      name: r === 0 ? `inference-${m.name}` : `inference-${m.name}-${r + 1}`,
+      entry: 'services/inference/src/main.ts',
+      env: { ...base, NST_MODEL: m.name, NST_INFERENCE_PORT: String(port) },
+      url: `http://${host}:${port}`,
+    })),
+  );
   if (o.finetunePort && existsSync(path.join(ROOT, 'services/finetune/src/main.ts'))) {
     services.push({ name: 'finetune', entry: 'services/finetune/src/main.ts', env: { ...base, NST_FINETUNE_PORT: String(o.finetunePort) }, url: `http://${host}:${o.finetunePort}` });
   }
-  services.push({
-    name: 'gateway',
-    entry: 'services/gateway/src/main.ts',
-    env: {
-      ...base,
-      NST_GATEWAY_PORT: String(o.gatewayPort),
-      NST_INFERENCE_URLS: inferenceUrls,
-      ...(o.finetunePort ? { NST_FINETUNE_URL: `http://${host}:${o.finetunePort}` } : {}),
-    },
-    url: `http://${host}:${o.gatewayPort}`,
-  });
+  [o.gatewayPort, ...(o.extraGatewayPorts ?? [])].forEach((port, r) =>
+    services.push({
+      name: r === 0 ? 'gateway' : `gateway-${r + 1}`,
+      entry: 'services/gateway/src/main.ts',
+      env: {
+        ...base,
+        NST_GATEWAY_PORT: String(port),
+        NST_INFERENCE_URLS: inferenceUrls,
+        ...(o.finetunePort ? { NST_FINETUNE_URL: `http://${host}:${o.finetunePort}` } : {}),
+      },
+      url: `http://${host}:${port}`,
+    }),
+  );
   return services;
 }
 

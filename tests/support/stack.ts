@@ -12,6 +12,8 @@ export const DEFAULT_TEST_MODELS = ['model1=wave', 'model2=udnie', 'model3=screa
 
 export interface TestStack {
   gatewayUrl: string;
+  /** Every gateway process, the first being gatewayUrl. */
+  gatewayUrls: string[];
   storageDir: string;
   store: ModelStore;
   stack: RunningStack;
@@ -30,6 +32,10 @@ export interface TestStackOptions {
   env?: Record<string, string>;
   /** Reuse an existing store (e.g. one prepared by the test) instead of a new temp one. */
   storageDir?: string;
+  /** How many gateway processes share the store (default 1). */
+  gateways?: number;
+  /** How many inference processes a model gets (default 1 each). */
+  inferenceReplicas?: Record<string, number>;
 }
 
 export function dataMirror(): string | undefined {
@@ -61,6 +67,10 @@ export async function startTestStack(o: TestStackOptions = {}): Promise<TestStac
     gatewayPort: await freePort(),
     inferencePorts: await Promise.all(models.map(() => freePort())),
     finetunePort: o.withFinetune ? await freePort() : undefined,
+    extraGatewayPorts: await Promise.all(Array.from({ length: (o.gateways ?? 1) - 1 }, () => freePort())),
+    extraInferencePorts: Object.fromEntries(
+      await Promise.all(Object.entries(o.inferenceReplicas ?? {}).map(async ([m, n]) => [m, await Promise.all(Array.from({ length: n - 1 }, () => freePort()))] as const)),
+    ),
     env: {
       NST_ADMIN_TOKEN: adminToken,
       NST_ORT_THREADS: '1',
@@ -86,6 +96,7 @@ export async function startTestStack(o: TestStackOptions = {}): Promise<TestStac
   const byName = Object.fromEntries(services.map((s) => [s.name, s.url]));
   return {
     gatewayUrl: byName.gateway!,
+    gatewayUrls: services.filter((x) => x.name.startsWith('gateway')).map((x) => x.url),
     storageDir,
     store,
     stack,

@@ -75,7 +75,7 @@ export class InferenceClient {
     const query = new URLSearchParams({ version: r.version, format: r.format });
     if (r.maxSide) query.set('max_size', String(r.maxSide));
     const [first, second] = this.order(r.model);
-    const attempt = async (url: string): Promise<{ res: Dispatcher.ResponseData; body: Buffer } | { retry: unknown }> => {
+    const attempt = async (url: string, failOver: boolean): Promise<{ res: Dispatcher.ResponseData; body: Buffer } | { retry: unknown }> => {
       let res: Dispatcher.ResponseData;
       try {
         res = await this.pool(url).request({
@@ -102,12 +102,14 @@ export class InferenceClient {
         this.skipUntil.set(url, Date.now() + SKIP_MS);
         return { retry: new Error(`${url} is shutting down`) };
       }
+      // Any other 503 (starting, busy) is worth one try on another replica, when there is one.
+      if (res.statusCode === 503 && failOver) return { retry: new Error(`${url} answered 503`) };
       return { res, body };
     };
-    let outcome = await attempt(first!);
+    let outcome = await attempt(first!, second !== undefined);
     if ('retry' in outcome) {
       if (!second) await new Promise((resolve) => setTimeout(resolve, LONE_RETRY_DELAY_MS));
-      outcome = await attempt(second ?? first!);
+      outcome = await attempt(second ?? first!, false);
       if ('retry' in outcome) throw this.unavailable(r.model, outcome.retry);
     }
     const { res, body } = outcome;
