@@ -34,7 +34,7 @@ export async function postgresBinDir(): Promise<string> {
   return path.join(root, versions[0]!, 'bin');
 }
 
-export async function startPostgres(): Promise<TestPostgres> {
+export async function startPostgres(opts: { durable?: boolean } = {}): Promise<TestPostgres> {
   const bin = await postgresBinDir();
   const dir = await mkdtemp(path.join(tmpdir(), 'nst-pg-'));
   const data = path.join(dir, 'data');
@@ -46,8 +46,9 @@ export async function startPostgres(): Promise<TestPostgres> {
   const pgCmd = (cmd: string, args: string[]) => (asRoot ? run('runuser', ['-u', 'postgres', '--', path.join(bin, cmd), ...args], { cwd: dir }) : run(path.join(bin, cmd), args, { cwd: dir }));
   await pgCmd('initdb', ['-D', data, '-U', 'nst', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
   const port = await freePort();
-  // Loopback only, the socket in the temp folder, durability off (a test cluster).
-  const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+  // Loopback only, the socket in the temp folder; durability off unless asked for (a test cluster).
+  const durability = opts.durable ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off';
+  const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c max_connections=200${durability}`;
   await pgCmd('pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-o', options, '-w', '-t', '60', 'start']);
   const url = `postgresql://nst@127.0.0.1:${port}/postgres`;
   let n = 0;
