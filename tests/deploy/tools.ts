@@ -95,3 +95,26 @@ export const find = (objs: K8sObject[], kind: string, name: string) => {
   if (!o) throw new Error(`no ${kind} ${name}`);
   return o;
 };
+
+const k8sModels = new Map<string, Promise<Record<string, new (data: unknown) => { validate(): void }>>>();
+async function modelFor(apiVersion: string, kind: string) {
+  let m = k8sModels.get(apiVersion);
+  if (!m) {
+    m = import(/* @vite-ignore */ `kubernetes-models/${apiVersion}`) as Promise<Record<string, new (data: unknown) => { validate(): void }>>;
+    k8sModels.set(apiVersion, m);
+  }
+  const Model = (await m)[kind];
+  if (!Model) throw new Error(`kubernetes-models has no ${apiVersion} ${kind}`);
+  return Model;
+}
+
+/** Throws with the schema's own message when the object is not a valid Kubernetes object. */
+export async function validateK8s(obj: K8sObject): Promise<void> {
+  const Model = await modelFor(obj.apiVersion, obj.kind);
+  try {
+    new Model(obj).validate();
+  } catch (err) {
+    throw new Error(`${obj.kind}/${obj.metadata?.name}: ${(err as Error).message}`);
+  }
+}
+
