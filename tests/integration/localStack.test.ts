@@ -36,12 +36,13 @@ describe('local stack with six models', () => {
   let child: ChildProcess | undefined;
   let storage: string;
   let gatewayUrl: string;
+  let ports: { first: number; finetune: number; gateway: number };
   let log = '';
 
   beforeAll(async () => {
     storage = await mkdtemp(path.join(tmpdir(), 'nst-six-'));
     const base = await freeBlock();
-    const ports = { first: base, finetune: base + 4, gateway: base + 9 };
+    ports = { first: base, finetune: base + 4, gateway: base + 9 };
     gatewayUrl = `http://127.0.0.1:${ports.gateway}`;
     child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start-local.ts'], {
       cwd: ROOT,
@@ -84,6 +85,15 @@ describe('local stack with six models', () => {
   it('assigns inference ports that step over fine-tuning and the gateway', () => {
     expect(localInferencePorts(6, { first: 8001, taken: [8080, 8005] })).toEqual([8001, 8002, 8003, 8004, 8006, 8007]);
     expect(new Set(localInferencePorts(200, { first: 8001, taken: [8080, 8005] })).has(8080)).toBe(false);
+  });
+
+  it('runs every service on a port of its own', async () => {
+    const health = async (port: number) => ((await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { service: string }).service;
+    expect(await health(ports.finetune)).toBe('finetune');
+    expect(await health(ports.gateway)).toBe('gateway');
+    const inference = localInferencePorts(6, { first: ports.first, taken: [ports.gateway, ports.finetune] });
+    expect(inference).not.toContain(ports.finetune);
+    for (const [i, port] of inference.entries()) expect(await health(port)).toBe(`inference-model${i + 1}`);
   });
 
   it('serves every one of the six models through the gateway, and stays up', async () => {
