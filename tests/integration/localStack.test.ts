@@ -82,11 +82,6 @@ describe('local stack with six models', () => {
     if (storage) await rm(storage, { recursive: true, force: true });
   }, 60_000);
 
-  it('assigns inference ports that step over fine-tuning and the gateway', () => {
-    expect(localInferencePorts(6, { first: 8001, taken: [8080, 8005] })).toEqual([8001, 8002, 8003, 8004, 8006, 8007]);
-    expect(new Set(localInferencePorts(200, { first: 8001, taken: [8080, 8005] })).has(8080)).toBe(false);
-  });
-
   it('runs every service on a port of its own', async () => {
     const health = async (port: number) => ((await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { service: string }).service;
     expect(await health(ports.finetune)).toBe('finetune');
