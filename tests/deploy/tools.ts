@@ -1,6 +1,6 @@
 /**
  * Shared helpers for the offline deployment checks: run a real tool (failing clearly when it is
- * missing: scripts/setup.sh installs them), render kustomizations, read YAML streams.
+ * missing: scripts/setup.sh --test-tools installs them), render kustomizations, read YAML streams.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; env?: Nod
       { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => {
         if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
-          reject(new Error(`${cmd} is not installed: run scripts/setup.sh (it installs the deployment check tools)`));
+          reject(new Error(`${cmd} is not installed: run scripts/setup.sh --test-tools (it installs the deployment check tools)`));
           return;
         }
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
