@@ -1,17 +1,38 @@
 #!/usr/bin/env bash
-# Installs what the platform and its tests need on a Debian machine: system packages
-# (Chromium for the browser tests; for the offline deployment checks in tests/deploy:
-# docker-compose, ansible, ansible-lint, groovy + a JRE, shellcheck, and nginx and prometheus,
-# which the tests run on loopback with docker/nginx.conf and the scrape config — kubectl, whose built-in kustomize renders the
-# manifests, comes with the machine image), pnpm (pinned), and the workspace's dependencies.
+# Installs what running the platform needs on a Debian machine: pnpm (pinned) and the workspace's
+# dependencies (sharp and onnxruntime-node bring their own binaries, so no system package).
+#
+#   scripts/setup.sh               what `pnpm start` and `pnpm test:unit` need (the quick start)
+#   scripts/setup.sh --test-tools  also what the rest of `pnpm test` needs: Chromium for the
+#                                  browser tests and, for the offline deployment checks in
+#                                  tests/deploy, docker-compose, ansible, ansible-lint, groovy + a
+#                                  JRE, shellcheck, and nginx and prometheus, which the tests run on
+#                                  loopback with docker/nginx.conf and the scrape configuration
+#                                  (kubectl, whose built-in kustomize renders the manifests, comes
+#                                  with the machine image). CI (.ci/run) uses this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PNPM_VERSION=12.4.2
-APT_PACKAGES=(chromium docker-compose ansible ansible-lint groovy default-jre-headless shellcheck nginx prometheus)
+TEST_APT_PACKAGES=(chromium docker-compose ansible ansible-lint groovy default-jre-headless shellcheck nginx prometheus)
+
+apt_packages=()
+for arg in "$@"; do
+  case "$arg" in
+    --test-tools) apt_packages+=("${TEST_APT_PACKAGES[@]}") ;;
+    -h | --help)
+      sed -n '2,13p' "$0"
+      exit 0
+      ;;
+    *)
+      echo "setup: unknown option $arg (try --help)" >&2
+      exit 2
+      ;;
+  esac
+done
 
 missing=()
-for p in "${APT_PACKAGES[@]}"; do
+for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -8,14 +8,14 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { ModelStore, createLogger, ensureAdminToken, parseConfig, port, pullAllPretrained, sharedEnv } from '@nst/common';
-import { RunningStack, stackServices } from './lib/stack.ts';
+import { RunningStack, localInferencePorts, stackServices } from './lib/stack.ts';
 
 const config = parseConfig(
   z.object({
     ...sharedEnv,
     NST_GATEWAY_PORT: port(8080),
     NST_FINETUNE_PORT: port(8005),
-    /** First inference port; model N listens on this + N - 1. */
+    /** First inference port; the models take the next ports that the gateway and fine-tuning do not. */
     NST_INFERENCE_BASE_PORT: port(8001),
     NST_ADMIN_TOKEN: z.string().min(16).optional(),
   }),
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
       storageDir: config.NST_STORAGE_DIR,
       models: config.NST_MODELS,
       gatewayPort: config.NST_GATEWAY_PORT,
-      inferencePorts: config.NST_MODELS.map((_m, i) => config.NST_INFERENCE_BASE_PORT + i),
+      inferencePorts: localInferencePorts(config.NST_MODELS.length, { first: config.NST_INFERENCE_BASE_PORT, taken: [config.NST_GATEWAY_PORT, config.NST_FINETUNE_PORT] }),
       finetunePort: config.NST_FINETUNE_PORT,
       host: config.NST_HOST,
       env: { ...(config.NST_DATA_MIRROR ? { NST_DATA_MIRROR: config.NST_DATA_MIRROR } : {}), ...(config.NST_ADMIN_TOKEN ? {} : { NST_ADMIN_TOKEN: admin.token }) },

@@ -1,13 +1,15 @@
 /**
  * One contract, three places: the services' code defaults, docker-compose.yml and the Kubernetes
  * manifests (plus the Dockerfiles and nginx) must agree on ports, service DNS names, environment
- * variable names, probe paths, volume paths, upload limits and labels/selectors.
+ * variable names, probe paths, volume paths, upload limits and labels/selectors; and the model
+ * list (services/common/models.json) is what every artefact is rendered from.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { DEFAULT_MODELS } from '@nst/common';
+import { DEFAULT_MODELS, MODEL_LIST, modelListSchema } from '@nst/common';
+import { RENDERED_FILES, renderArtefacts } from '../../scripts/lib/deployRender.ts';
 import { loadGatewayConfig } from '../../services/gateway/src/config.ts';
 import { loadInferenceConfig } from '../../services/inference/src/config.ts';
 import { k8sRunnerEnv } from '../../services/finetune/src/k8sJobLauncher.ts';
@@ -24,17 +26,19 @@ type ComposeService = {
 type Container = { name: string; image: string; ports?: { name?: string; containerPort: number }[]; env?: { name: string; value?: string }[]; envFrom?: { configMapRef?: { name: string } }[]; volumeMounts?: { name: string; mountPath: string }[] };
 type Deployment = K8sObject & { spec: { template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: { containers: Container[]; volumes?: { name: string; persistentVolumeClaim?: { claimName: string } }[] } } } };
 
-const MODELS = ['model1', 'model2', 'model3', 'model4'];
+const MODELS = MODEL_LIST.map((m) => m.name);
+/** The models NST_MODELS names (the gateway routes to these). */
+const SERVED = modelListSchema.parse(DEFAULT_MODELS).map((m) => m.name);
 const NODE_SERVICES = ['gateway', ...MODELS, 'finetune'];
 
 // ---- code defaults (read from the services' own configuration code) ----
 const gatewayDefaults = loadGatewayConfig({});
-const inferencePort = (model: string) => loadInferenceConfig({ NST_MODEL: model }).port;
 const finetuneDefaultPort = Number(new URL(gatewayDefaults.NST_FINETUNE_URL).port);
 
 /** Every NST_* variable the services' code and scripts read. */
 function envNamesInCode(): Set<string> {
-  const names = new Set<string>(['LOG_LEVEL', 'NODE_ENV', ...Object.keys(k8sRunnerEnv)]);
+  // NST_DATABASE_URL is read by the store's PostgreSQL backend, NST_IMAGE_RETENTION_DAYS by the retention job.
+  const names = new Set<string>(['LOG_LEVEL', 'NODE_ENV', 'NST_DATABASE_URL', 'NST_IMAGE_RETENTION_DAYS', ...Object.keys(k8sRunnerEnv)]);
   const walk = (dir: string) => {
     if (!existsSync(dir)) return;
     for (const f of readdirSync(dir)) {
@@ -71,34 +75,62 @@ beforeAll(async () => {
   config = (find(base, 'ConfigMap', 'nst-config') as K8sObject & { data: Record<string, string> }).data;
 });
 
+describe('the model list is the one source of every per-model artefact', () => {
+  it('every rendered file is what the list renders to (pnpm deploy:render)', () => {
+    const rendered = renderArtefacts(MODEL_LIST);
+    for (const f of RENDERED_FILES) expect(readText(f), `${f} is stale: run pnpm deploy:render`).toBe(rendered[f]);
+  });
+
+  it('compose and Kubernetes run one inference unit per model of the list, nothing else names a model', () => {
+    const composeUnits = Object.entries(compose).filter(([, s]) => s.build?.args?.SERVICE === 'inference' && s.environment?.NST_MODEL);
+    expect(composeUnits.map(([n]) => n).sort()).toEqual([...MODELS].sort());
+    const k8sUnits = byKind(base, 'Deployment').filter((d) => (d as Deployment).spec.template.metadata.labels['app.kubernetes.io/component'] === 'inference');
+    expect(k8sUnits.map((d) => d.metadata.name).sort()).toEqual([...MODELS].sort());
+    // Hand-written deployment files select inference by label, never by a model's name.
+    for (const f of ['k8s/base/networkpolicy.yaml', 'k8s/base/hpa.yaml', 'k8s/base/pdb.yaml', 'k8s/overlays/staging/kustomization.yaml', 'k8s/overlays/production/kustomization.yaml', 'ansible/group_vars/all.yml', 'ansible/roles/nst_app/defaults/main.yml', 'Jenkinsfile.finetune']) {
+      for (const m of MODELS) expect(readText(f), `${f} names ${m}`).not.toMatch(new RegExp(`\\b${m}\\b`));
+    }
+  });
+
+  it('NST_MODELS names exactly the fast-style models of the list, in order', () => {
+    expect(SERVED).toEqual(MODEL_LIST.filter((m) => m.kind === 'fast-style').map((m) => m.name));
+    for (const m of modelListSchema.parse(DEFAULT_MODELS)) expect(MODEL_LIST.find((e) => e.name === m.name)).toMatchObject({ kind: 'fast-style', style: m.style });
+  });
+});
+
 describe('ports and service DNS names agree between code, compose and Kubernetes', () => {
-  it('inference model N listens on 8000+N everywhere', () => {
-    MODELS.forEach((m, i) => {
-      const port = inferencePort(m);
-      expect(port).toBe(8001 + i);
-      expect(composeEnv(m).NST_INFERENCE_PORT).toBe(String(port));
+  it('every inference unit listens on 8001 in containers, published on no host interface', () => {
+    expect(loadInferenceConfig({ NST_MODEL: SERVED[0], NST_INFERENCE_PORT: '8001' }).port).toBe(8001);
+    for (const m of MODELS) {
+      expect(composeEnv(m).NST_INFERENCE_PORT).toBe('8001');
       expect(composeEnv(m).NST_MODEL).toBe(m);
-      expect(composePorts(m)).toEqual([`${port}:${port}`]);
-      expect(compose[m]!.healthcheck!.test!.join(' ')).toContain(`127.0.0.1:${port}/ready`);
-      expect(k8sEnv(m).NST_INFERENCE_PORT).toBe(String(port));
+      expect(composePorts(m)).toEqual([]);
+      expect(compose[m]!.healthcheck!.test!.join(' ')).toContain('127.0.0.1:8001/ready');
+      expect(k8sEnv(m).NST_INFERENCE_PORT).toBe('8001');
       expect(k8sEnv(m).NST_MODEL).toBe(m);
-      expect(container(m).ports![0]!.containerPort).toBe(port);
-      expect(servicePort(m)).toBe(port);
-      expect(deployment(m).spec.template.metadata.annotations?.['prometheus.io/port']).toBe(String(port));
-    });
+      expect(container(m).ports![0]!.containerPort).toBe(8001);
+      expect(servicePort(m)).toBe(8001);
+      expect(deployment(m).spec.template.metadata.annotations?.['prometheus.io/port']).toBe('8001');
+    }
+  });
+
+  it('compose publishes only the gateway and the UI (Kibana, optional, on loopback)', () => {
+    const published = Object.entries(compose).flatMap(([name, s]) => (s.ports ?? []).map((p) => [name, typeof p === 'string' ? p : `${(p as { host_ip?: string }).host_ip ?? ''}:${p.published}:${p.target}`]));
+    for (const [name, p] of published) {
+      if (name === 'kibana') expect(p).toMatch(/^127\.0\.0\.1:/);
+      else expect(['gateway', 'frontend'], `${name} publishes ${p}`).toContain(name);
+    }
   });
 
   it('the gateway reaches each model at http://<model>:<port> — the compose service and the Kubernetes Service', () => {
     const fromCompose = parseUrlMap(composeEnv('gateway').NST_INFERENCE_URLS!);
     const fromK8s = parseUrlMap(k8sEnv('gateway').NST_INFERENCE_URLS!);
     for (const urls of [fromCompose, fromK8s]) {
-      expect(Object.keys(urls).sort()).toEqual(MODELS);
-      for (const m of MODELS) {
+      expect(Object.keys(urls)).toEqual(SERVED);
+      for (const m of SERVED) {
         const u = new URL(urls[m]!);
         expect(u.hostname).toBe(m);
-        expect(Number(u.port)).toBe(inferencePort(m));
-        // The code's own default points at the same port on loopback.
-        expect(Number(new URL(gatewayDefaults.inferenceUrls[m]!).port)).toBe(Number(u.port));
+        expect(Number(u.port)).toBe(8001);
       }
     }
     for (const m of MODELS) {
@@ -124,7 +156,7 @@ describe('ports and service DNS names agree between code, compose and Kubernetes
   it('fine-tuning listens on the port the gateway expects (8005) and is reached as http://finetune:8005', () => {
     expect(finetuneDefaultPort).toBe(8005);
     expect(composeEnv('finetune').NST_FINETUNE_PORT).toBe(String(finetuneDefaultPort));
-    expect(composePorts('finetune')).toEqual(['8005:8005']);
+    expect(composePorts('finetune')).toEqual([]);
     expect(k8sEnv('finetune').NST_FINETUNE_PORT).toBe('8005');
     expect(container('finetune').ports![0]!.containerPort).toBe(8005);
     expect(servicePort('finetune')).toBe(8005);
@@ -164,7 +196,7 @@ describe('shared settings agree', () => {
   it('NST_MODELS is the code default everywhere', () => {
     expect(config.NST_MODELS).toBe(DEFAULT_MODELS);
     for (const s of [...NODE_SERVICES, 'models-pull']) expect(composeEnv(s).NST_MODELS, s).toBe(DEFAULT_MODELS);
-    expect(DEFAULT_MODELS.split(',').map((p) => p.split('=')[0])).toEqual(MODELS);
+    expect(DEFAULT_MODELS.split(',').map((p) => p.split('=')[0])).toEqual(SERVED);
   });
 
   it('the shared volume is /persistent_storage: NST_STORAGE_DIR, compose bind mount, PVC mounts, image', () => {

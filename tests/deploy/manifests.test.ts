@@ -4,8 +4,12 @@
  * for what the issue requires: probes, security contexts, rolling updates, services, ingress,
  * storage, autoscaling, disruption budgets, network policies and least-privilege RBAC.
  */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { byKind, find, kustomize, kustomizeVersion, type K8sObject } from './tools.ts';
+import { stringify } from 'yaml';
+import { MODEL_LIST } from '@nst/common';
+import { byKind, find, kustomize, kustomizeVersion, rel, validateK8s, type K8sObject } from './tools.ts';
 
 type Container = {
   name: string;
@@ -39,30 +43,11 @@ type Deployment = K8sObject & {
 
 const TARGETS = ['k8s/base', 'k8s/overlays/staging', 'k8s/overlays/production', 'k8s/elk', 'k8s/monitoring'];
 const APP_TARGETS = ['k8s/base', 'k8s/overlays/staging', 'k8s/overlays/production'];
-const NODE_SERVICES = ['gateway', 'model1', 'model2', 'model3', 'model4', 'finetune'];
+const MODELS = MODEL_LIST.map((m) => m.name);
+const NODE_SERVICES = ['gateway', ...MODELS, 'finetune'];
+/** Pods that reach PostgreSQL (NST_DATABASE_URL from the Secret nst-database). */
+const DATABASE_CLIENTS = ['gateway', 'finetune'];
 const SERVING = ['frontend', ...NODE_SERVICES];
-
-const models = new Map<string, Promise<Record<string, new (data: unknown) => { validate(): void }>>>();
-async function modelFor(apiVersion: string, kind: string) {
-  let m = models.get(apiVersion);
-  if (!m) {
-    m = import(/* @vite-ignore */ `kubernetes-models/${apiVersion}`) as Promise<Record<string, new (data: unknown) => { validate(): void }>>;
-    models.set(apiVersion, m);
-  }
-  const Model = (await m)[kind];
-  if (!Model) throw new Error(`kubernetes-models has no ${apiVersion} ${kind}`);
-  return Model;
-}
-
-/** Throws with the schema's own message when the object is not a valid Kubernetes object. */
-export async function validateK8s(obj: K8sObject): Promise<void> {
-  const Model = await modelFor(obj.apiVersion, obj.kind);
-  try {
-    new Model(obj).validate();
-  } catch (err) {
-    throw new Error(`${obj.kind}/${obj.metadata?.name}: ${(err as Error).message}`);
-  }
-}
 
 const matches = (selector: Record<string, string>, labels: Record<string, string> = {}) => Object.entries(selector).every(([k, v]) => labels[k] === v);
 
@@ -154,6 +139,13 @@ describe.each(APP_TARGETS)('%s', (dir) => {
     const deps = byKind(await load(), 'Deployment') as Deployment[];
     for (const d of deps) {
       const env = d.spec.template.spec.containers[0]!.env ?? [];
+      const db = env.find((e) => e.name === 'NST_DATABASE_URL');
+      if (DATABASE_CLIENTS.includes(d.metadata.name)) {
+        expect(db?.valueFrom?.secretKeyRef, d.metadata.name).toEqual({ name: 'nst-database', key: 'url' });
+        expect(d.spec.template.metadata.labels['nst.io/database-client'], d.metadata.name).toBe('true');
+      } else {
+        expect(db, d.metadata.name).toBeUndefined();
+      }
       const token = env.find((e) => e.name === 'NST_ADMIN_TOKEN');
       if (['gateway', 'finetune'].includes(d.metadata.name)) {
         expect(token?.valueFrom?.secretKeyRef).toEqual({ name: 'nst-admin-token', key: 'token' });
@@ -169,7 +161,7 @@ describe.each(APP_TARGETS)('%s', (dir) => {
   it('exposes each Deployment through a ClusterIP Service whose selector and ports match', async () => {
     const objs = await load();
     const deps = byKind(objs, 'Deployment') as Deployment[];
-    const services = byKind(objs, 'Service') as (K8sObject & { spec: { type?: string; selector: Record<string, string>; ports: { name?: string; port: number; targetPort: string | number }[] } })[];
+    const services = (byKind(objs, 'Service') as (K8sObject & { spec: { type?: string; selector: Record<string, string>; ports: { name?: string; port: number; targetPort: string | number }[] } })[]).filter((s) => s.metadata.name !== 'postgres');
     expect(services.map((s) => s.metadata.name).sort()).toEqual([...SERVING].sort());
     for (const s of services) {
       expect(s.spec.type ?? 'ClusterIP').toBe('ClusterIP');
@@ -212,7 +204,7 @@ describe.each(APP_TARGETS)('%s', (dir) => {
   it('autoscales the gateway and every inference deployment on CPU 70%', async () => {
     const objs = await load();
     const hpas = byKind(objs, 'HorizontalPodAutoscaler') as (K8sObject & { spec: { scaleTargetRef: { kind: string; name: string }; minReplicas: number; maxReplicas: number; metrics: { resource: { name: string; target: { averageUtilization: number } } }[] } })[];
-    expect(hpas.map((h) => h.spec.scaleTargetRef.name).sort()).toEqual(['gateway', 'model1', 'model2', 'model3', 'model4']);
+    expect(hpas.map((h) => h.spec.scaleTargetRef.name).sort()).toEqual(['gateway', ...MODELS].sort());
     for (const h of hpas) {
       find(objs, h.spec.scaleTargetRef.kind, h.spec.scaleTargetRef.name);
       expect(h.spec.metrics).toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }]);
@@ -224,7 +216,7 @@ describe.each(APP_TARGETS)('%s', (dir) => {
     const objs = await load();
     const deps = byKind(objs, 'Deployment') as Deployment[];
     const pdbs = byKind(objs, 'PodDisruptionBudget') as (K8sObject & { spec: { selector: { matchLabels: Record<string, string> } } })[];
-    for (const name of ['frontend', 'gateway', 'model1', 'model2', 'model3', 'model4']) {
+    for (const name of ['frontend', 'gateway', ...MODELS]) {
       const d = deps.find((x) => x.metadata.name === name)!;
       expect(pdbs.some((p) => matches(p.spec.selector.matchLabels, d.spec.template.metadata.labels)), name).toBe(true);
     }
@@ -250,7 +242,7 @@ describe.each(APP_TARGETS)('%s', (dir) => {
     const ingressPeers = (name: string) => nps.filter((p) => p.spec.policyTypes.includes('Ingress') && selects(p, name)).flatMap((p) => (p.spec.ingress ?? []).flatMap((r) => r.from ?? []));
     const fromIngressController = (peer: Peer) => peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'ingress-nginx' && !peer.podSelector;
     // Inference pods: only the gateway (and Prometheus through metrics-from-monitoring, matched by expression).
-    for (const m of ['model1', 'model2', 'model3', 'model4']) {
+    for (const m of MODELS) {
       const peers = ingressPeers(m);
       expect(peers.length, m).toBeGreaterThan(0);
       for (const peer of peers) expect(peer.podSelector?.matchLabels, `${m} ingress peer`).toEqual({ 'app.kubernetes.io/name': 'gateway' });
@@ -261,10 +253,10 @@ describe.each(APP_TARGETS)('%s', (dir) => {
       for (const peer of peers) expect(fromIngressController(peer), `${name} ingress peer ${JSON.stringify(peer)}`).toBe(true);
     }
     // Only the gateway may send to inference pods.
-    const inferencePorts = new Set([8001, 8002, 8003, 8004]);
+    const inferencePorts = new Set([8001]);
     for (const p of nps) {
       for (const rule of p.spec.egress ?? []) {
-        const toInference = (rule.to ?? []).some((t) => t.podSelector?.matchLabels?.['app.kubernetes.io/component'] === 'inference' || /^model\d$/.test(t.podSelector?.matchLabels?.['app.kubernetes.io/name'] ?? ''));
+        const toInference = (rule.to ?? []).some((t) => t.podSelector?.matchLabels?.['app.kubernetes.io/component'] === 'inference' || MODELS.includes(t.podSelector?.matchLabels?.['app.kubernetes.io/name'] ?? ''));
         if (toInference) expect(p.spec.podSelector.matchLabels, p.metadata.name).toEqual({ 'app.kubernetes.io/name': 'gateway' });
         if ((rule.ports ?? []).some((x) => inferencePorts.has(x.port))) expect(p.spec.podSelector.matchLabels?.['app.kubernetes.io/name'], p.metadata.name).toBe('gateway');
       }
@@ -276,7 +268,7 @@ describe.each(APP_TARGETS)('%s', (dir) => {
     expect(byKind(objs, 'ClusterRole')).toHaveLength(0);
     expect(byKind(objs, 'ClusterRoleBinding')).toHaveLength(0);
     const sas = byKind(objs, 'ServiceAccount').map((s) => s.metadata.name).sort();
-    expect(sas).toEqual(['nst-finetune', 'nst-frontend', 'nst-gateway', 'nst-inference', 'nst-training']);
+    expect(sas).toEqual(['nst-database', 'nst-finetune', 'nst-frontend', 'nst-gateway', 'nst-inference', 'nst-training']);
     const role = find(objs, 'Role', 'nst-finetune-jobs') as K8sObject & { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
     const grants = role.rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.map((res) => `${g || 'core'}/${res}: ${[...r.verbs].sort().join(',')}`))).sort();
     expect(grants).toEqual(['batch/jobs: create,delete,get,list,watch', 'core/pods/log: get', 'core/pods: get,list,watch']);
@@ -284,6 +276,65 @@ describe.each(APP_TARGETS)('%s', (dir) => {
     expect(bindings).toHaveLength(1);
     expect(bindings[0]!.roleRef).toMatchObject({ kind: 'Role', name: 'nst-finetune-jobs' });
     expect(bindings[0]!.subjects).toEqual([{ kind: 'ServiceAccount', name: 'nst-finetune', namespace: role.metadata.namespace }]);
+  });
+
+  it('instantiates the inference unit once per model of the list, every pod on 8001', async () => {
+    const objs = await load();
+    const units = (byKind(objs, 'Deployment') as Deployment[]).filter((d) => d.spec.template.metadata.labels['app.kubernetes.io/component'] === 'inference');
+    expect(units.map((d) => d.metadata.name).sort()).toEqual([...MODELS].sort());
+    for (const m of MODEL_LIST) {
+      const d = units.find((u) => u.metadata.name === m.name)!;
+      const c = d.spec.template.spec.containers[0]!;
+      const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
+      expect(env.NST_MODEL).toBe(m.name);
+      expect(env.NST_INFERENCE_PORT).toBe('8001');
+      expect(c.ports![0]!.containerPort).toBe(8001);
+      expect(d.spec.template.metadata.labels['nst.io/model-kind']).toBe(m.kind);
+      expect(c.image).toMatch(/inference/);
+    }
+  });
+
+  it('runs PostgreSQL as a StatefulSet on its own volume, password from the Secret, reachable only by the database clients', async () => {
+    const objs = await load();
+    type STS = K8sObject & { spec: { serviceName: string; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec & { containers: (Container & { readinessProbe?: { exec?: { command: string[] } } })[] } }; volumeClaimTemplates: { metadata: { name: string }; spec: { accessModes: string[] } }[] } };
+    const sts = find(objs, 'StatefulSet', 'postgres') as STS;
+    const pod = sts.spec.template.spec;
+    const c = pod.containers[0]!;
+    expect(matches(sts.spec.selector.matchLabels, sts.spec.template.metadata.labels)).toBe(true);
+    find(objs, 'Service', sts.spec.serviceName);
+    expect(sts.spec.volumeClaimTemplates[0]!.spec.accessModes).toEqual(['ReadWriteOnce']);
+    expect(c.volumeMounts?.find((m) => m.name === sts.spec.volumeClaimTemplates[0]!.metadata.name)?.mountPath).toBe('/var/lib/postgresql/data');
+    expect(c.env?.find((e) => e.name === 'POSTGRES_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({ name: 'nst-database', key: 'password' });
+    expect(pod.securityContext?.runAsNonRoot).toBe(true);
+    expect(c.securityContext?.readOnlyRootFilesystem).toBe(true);
+    expect(c.readinessProbe?.exec?.command[0]).toBe('pg_isready');
+    type NP = K8sObject & { spec: { podSelector: { matchLabels?: Record<string, string> }; ingress?: { from?: { podSelector?: { matchLabels?: Record<string, string> } }[]; ports?: { port: number }[] }[] } };
+    const np = find(objs, 'NetworkPolicy', 'postgres-from-platform') as NP;
+    expect(np.spec.podSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'postgres' });
+    expect(np.spec.ingress).toEqual([{ from: [{ podSelector: { matchLabels: { 'nst.io/database-client': 'true' } } }], ports: [{ protocol: 'TCP', port: 5432 }] }]);
+    // The seeding Job and the retention CronJob are clients too; inference is not.
+    const seed = find(objs, 'Job', 'models-pull') as K8sObject & { spec: { template: { metadata: { labels: Record<string, string> }; spec: PodSpec } } };
+    expect(seed.spec.template.metadata.labels['nst.io/database-client']).toBe('true');
+    expect(seed.spec.template.spec.containers[0]!.env?.find((e) => e.name === 'NST_DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'nst-database', key: 'url' });
+  });
+
+  it('deletes old images with a daily CronJob running the gateway image\'s retention job on the shared volume', async () => {
+    const objs = await load();
+    type CJ = K8sObject & { spec: { schedule: string; concurrencyPolicy: string; jobTemplate: { spec: { template: { metadata: { labels: Record<string, string> }; spec: PodSpec & { containers: (Container & { command?: string[]; workingDir?: string })[] } } } } } };
+    const cj = find(objs, 'CronJob', 'image-retention') as CJ;
+    expect(cj.spec.concurrencyPolicy).toBe('Forbid');
+    const pod = cj.spec.jobTemplate.spec.template.spec;
+    const c = pod.containers[0]!;
+    expect(c.image).toMatch(/gateway/);
+    expect(c.command).toEqual(['tsx', 'src/retentionJob.ts']);
+    expect(c.workingDir).toBe('/app');
+    expect(c.envFrom?.some((e) => e.configMapRef?.name === 'nst-config')).toBe(true);
+    const cm = find(objs, 'ConfigMap', 'nst-config') as K8sObject & { data: Record<string, string> };
+    expect(Number(cm.data.NST_IMAGE_RETENTION_DAYS)).toBeGreaterThan(0);
+    const storage = pod.volumes?.find((v) => v.persistentVolumeClaim?.claimName === 'nst-pvc');
+    expect(c.volumeMounts?.find((m) => m.name === storage?.name)?.mountPath).toBe('/persistent_storage');
+    expect(c.securityContext?.readOnlyRootFilesystem).toBe(true);
+    expect(cj.spec.jobTemplate.spec.template.metadata.labels['nst.io/database-client']).toBe('true');
   });
 
   it('seeds the model store with a one-shot Job using the same volume and restricted security', async () => {
@@ -314,6 +365,29 @@ describe('overlays', () => {
     const replicas = (objs: K8sObject[], name: string) => (find(objs, 'Deployment', name) as Deployment).spec.replicas;
     expect(replicas(prod, 'model1')).toBeGreaterThanOrEqual(2);
     expect(replicas(stg, 'gateway')).toBe(1);
+  });
+});
+
+describe('managed database component', () => {
+  it('drops the in-cluster PostgreSQL and sends the clients to the managed one', async () => {
+    await mkdir(rel('.tmp'), { recursive: true });
+    const dir = await mkdtemp(path.join(rel('.tmp'), 'managed-db-'));
+    try {
+      const to = (p: string) => path.relative(dir, rel(p));
+      await writeFile(path.join(dir, 'kustomization.yaml'), stringify({ resources: [to('k8s/overlays/production')], components: [to('k8s/components/managed-database')] }));
+      const objs = await kustomize(path.relative(rel('.'), dir));
+      for (const o of objs) await validateK8s(o);
+      expect(byKind(objs, 'StatefulSet')).toHaveLength(0);
+      expect(byKind(objs, 'Service').map((s) => s.metadata.name)).not.toContain('postgres');
+      const egress = find(objs, 'NetworkPolicy', 'database-client-egress') as K8sObject & { spec: { egress: { to: { ipBlock?: { cidr: string } }[]; ports: { port: number }[] }[] } };
+      expect(egress.spec.egress[0]!.to[0]!.ipBlock?.cidr).toBeTruthy();
+      expect(egress.spec.egress[0]!.ports[0]!.port).toBe(5432);
+      // The clients still read NST_DATABASE_URL from the Secret, which then names the managed database.
+      const gw = find(objs, 'Deployment', 'gateway') as Deployment;
+      expect(gw.spec.template.spec.containers[0]!.env?.find((e) => e.name === 'NST_DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'nst-database', key: 'url' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { MODEL_LIST } from '@nst/common';
 import { ROOT, parseYamlStream, rel, run, runOk } from './tools.ts';
+
+const MODELS = MODEL_LIST.map((m) => m.name);
 
 const COMPOSE_ENV = { NST_TAG: 'test' };
 
@@ -20,7 +23,7 @@ describe("docker-compose (Debian's docker-compose)", () => {
     await runOk('docker-compose', ['-f', rel('docker-compose.yml'), 'config', '--quiet'], { env: COMPOSE_ENV });
     const services = await runOk('docker-compose', ['-f', rel('docker-compose.yml'), '--profile', 'elk', 'config', '--services'], { env: COMPOSE_ENV });
     expect(services.stdout.trim().split('\n').sort()).toEqual(
-      ['elasticsearch', 'filebeat', 'finetune', 'frontend', 'gateway', 'kibana', 'kibana-setup', 'logstash', 'model1', 'model2', 'model3', 'model4', 'models-pull'].sort(),
+      ['elasticsearch', 'filebeat', 'finetune', 'frontend', 'gateway', 'kibana', 'kibana-setup', 'logstash', ...MODELS, 'models-pull', 'postgres'].sort(),
     );
   });
 
@@ -35,14 +38,21 @@ describe("docker-compose (Debian's docker-compose)", () => {
     }
   });
 
-  it('wires health-gated start-up: models-pull first, inference healthy before the gateway, gateway before the UI', async () => {
+  it('wires health-gated start-up: PostgreSQL and models-pull first, inference healthy before the gateway, gateway before the UI', async () => {
     const r = await runOk('docker-compose', ['-f', rel('docker-compose.yml'), 'config'], { env: COMPOSE_ENV });
     const c = parse(r.stdout) as { services: Record<string, { depends_on?: Record<string, { condition: string }>; healthcheck?: { test?: string[]; disable?: boolean }; volumes?: unknown[] }> };
     const s = c.services;
-    for (const m of ['model1', 'model2', 'model3', 'model4', 'finetune']) expect(s[m]!.depends_on!['models-pull']!.condition).toBe('service_completed_successfully');
-    for (const m of ['model1', 'model2', 'model3', 'model4']) expect(s.gateway!.depends_on![m]!.condition).toBe('service_healthy');
+    for (const m of [...MODELS, 'finetune']) expect(s[m]!.depends_on!['models-pull']!.condition).toBe('service_completed_successfully');
+    for (const m of MODELS) expect(s.gateway!.depends_on![m]!.condition).toBe('service_healthy');
+    for (const m of ['models-pull', 'gateway', 'finetune']) expect(s[m]!.depends_on!.postgres!.condition, m).toBe('service_healthy');
     expect(s.frontend!.depends_on!.gateway!.condition).toBe('service_healthy');
-    for (const name of ['model1', 'model2', 'model3', 'model4', 'gateway', 'finetune', 'frontend']) expect(s[name]!.healthcheck?.test?.length, name).toBeGreaterThan(0);
+    for (const name of [...MODELS, 'gateway', 'finetune', 'frontend', 'postgres']) expect(s[name]!.healthcheck?.test?.length, name).toBeGreaterThan(0);
+    // PostgreSQL keeps its data on a named volume; the services reach it by its service name.
+    // docker-compose 1.x prints "source:target:rw"; 2.x prints { source, target }.
+    const volumes = (s.postgres!.volumes as ({ source: string; target: string } | string)[]).map((v) => (typeof v === 'string' ? v.split(':').slice(0, 2).join(':') : `${v.source}:${v.target}`));
+    expect(volumes).toContain('pgdata:/var/lib/postgresql/data');
+    const env = (c.services.gateway as { environment: Record<string, string> }).environment;
+    expect(new URL(env.NST_DATABASE_URL!).host).toBe('postgres:5432');
   });
 });
 
@@ -87,12 +97,18 @@ describe('Ansible (Debian packages ansible + ansible-lint)', () => {
         const images = objs
           .filter((o) => o.kind === 'Deployment')
           .map((o) => (o as unknown as { spec: { template: { spec: { containers: { image: string }[] } } } }).spec.template.spec.containers[0]!.image);
-        expect(images.length).toBe(7);
+        expect(images.length).toBe(3 + MODELS.length); // frontend, gateway, finetune and one per model
         for (const img of images) expect(img).toMatch(/^reg\.test\/nst\/(frontend|gateway|inference|finetune):0123abcd4567$/);
         const ns = objs.find((o) => o.kind === 'Namespace')!.metadata.name;
         expect(ns).toBe(env === 'production' ? 'nst' : 'nst-staging');
         const pv = objs.find((o) => o.kind === 'PersistentVolume') as unknown as { metadata: { name: string }; spec: { nfs: { path: string } } };
         expect(pv.metadata.name).toBe(`nst-pv-${env}`);
+        // One replica count per inference unit of the list, from the role's per-environment setting.
+        for (const m of MODELS) {
+          const d = objs.find((o) => o.kind === 'Deployment' && o.metadata.name === m) as unknown as { spec: { replicas: number } };
+          expect(d.spec.replicas, m).toBe(env === 'production' ? 2 : 1);
+        }
+        expect(objs.some((o) => o.kind === 'StatefulSet' && o.metadata.name === 'postgres')).toBe(true);
       }
     } finally {
       await rm(out, { recursive: true, force: true });

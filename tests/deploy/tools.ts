@@ -1,6 +1,6 @@
 /**
  * Shared helpers for the offline deployment checks: run a real tool (failing clearly when it is
- * missing: scripts/setup.sh installs them), render kustomizations, read YAML streams.
+ * missing: scripts/setup.sh --test-tools installs them), render kustomizations, read YAML streams.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; env?: Nod
       { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => {
         if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
-          reject(new Error(`${cmd} is not installed: run scripts/setup.sh (it installs the deployment check tools)`));
+          reject(new Error(`${cmd} is not installed: run scripts/setup.sh --test-tools (it installs the deployment check tools)`));
           return;
         }
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
@@ -95,3 +95,26 @@ export const find = (objs: K8sObject[], kind: string, name: string) => {
   if (!o) throw new Error(`no ${kind} ${name}`);
   return o;
 };
+
+const k8sModels = new Map<string, Promise<Record<string, new (data: unknown) => { validate(): void }>>>();
+async function modelFor(apiVersion: string, kind: string) {
+  let m = k8sModels.get(apiVersion);
+  if (!m) {
+    m = import(/* @vite-ignore */ `kubernetes-models/${apiVersion}`) as Promise<Record<string, new (data: unknown) => { validate(): void }>>;
+    k8sModels.set(apiVersion, m);
+  }
+  const Model = (await m)[kind];
+  if (!Model) throw new Error(`kubernetes-models has no ${apiVersion} ${kind}`);
+  return Model;
+}
+
+/** Throws with the schema's own message when the object is not a valid Kubernetes object. */
+export async function validateK8s(obj: K8sObject): Promise<void> {
+  const Model = await modelFor(obj.apiVersion, obj.kind);
+  try {
+    new Model(obj).validate();
+  } catch (err) {
+    throw new Error(`${obj.kind}/${obj.metadata?.name}: ${(err as Error).message}`);
+  }
+}
+

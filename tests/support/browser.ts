@@ -7,9 +7,9 @@ import { startTestStack, type TestStack, type TestStackOptions } from './stack.t
 
 export const CHROMIUM = process.env.NST_CHROMIUM ?? '/usr/bin/chromium';
 
-/** A missing browser is a failed test, not a skipped one: scripts/setup.sh installs it. */
+/** A missing browser is a failed test, not a skipped one: scripts/setup.sh --test-tools installs it. */
 export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/setup.sh (apt-get install chromium) or set NST_CHROMIUM`);
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/setup.sh --test-tools (apt-get install chromium) or set NST_CHROMIUM`);
   return chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],

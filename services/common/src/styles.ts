@@ -1,5 +1,6 @@
 /** The painting styles the platform knows, and which model name serves which style. */
 import { z } from 'zod';
+import modelsFile from '../models.json' with { type: 'json' };
 
 export interface StyleInfo {
   title: string;
@@ -16,9 +17,34 @@ export const STYLES: Record<string, StyleInfo> = {
   wreck: { title: 'The Shipwreck of the Minotaur', artist: 'J. M. W. Turner' },
 };
 
-export const DEFAULT_MODELS = 'model1=wave,model2=udnie,model3=scream,model4=rain_princess';
-
 export const MODEL_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+
+/**
+ * One entry of the platform's model list (services/common/models.json): a `fast-style` model
+ * serves one pretrained painting style, an `arbitrary` model takes the style image with the
+ * request. Every deployment artefact is rendered from this list (scripts/deploy-render.ts).
+ */
+export const modelEntrySchema = z.discriminatedUnion('kind', [
+  z.object({ name: z.string().regex(MODEL_NAME), kind: z.literal('fast-style'), style: z.enum(Object.keys(STYLES) as [string, ...string[]]) }).strict(),
+  z.object({ name: z.string().regex(MODEL_NAME), kind: z.literal('arbitrary') }).strict(),
+]);
+export type ModelEntry = z.infer<typeof modelEntrySchema>;
+
+export const modelsFileSchema = z.object({
+  models: z
+    .array(modelEntrySchema)
+    .min(1)
+    .refine((ms) => new Set(ms.map((m) => m.name)).size === ms.length, 'a model name is listed twice'),
+});
+
+/** The platform's models, in deployment order. */
+export const MODEL_LIST: ModelEntry[] = modelsFileSchema.parse(modelsFile).models;
+
+/** The NST_MODELS form (`model1=wave,…`) of a list; the setting names its fast-style models. */
+export const modelsSetting = (entries: ModelEntry[]): string =>
+  entries.flatMap((m) => (m.kind === 'fast-style' ? [`${m.name}=${m.style}`] : [])).join(',');
+
+export const DEFAULT_MODELS = modelsSetting(MODEL_LIST);
 
 export interface ModelSpec {
   name: string;
