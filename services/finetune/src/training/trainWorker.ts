@@ -4,32 +4,43 @@
  *
  * With dataParallel (wasm backend, several cores, batches of two or more) this worker and a
  * helper worker (gradientWorker.ts) each take half of every batch, single-threaded;
- * otherwise one worker runs XNNPACK on every core.
+ * otherwise one worker runs XNNPACK on every core. The onnx engine (engine/onnx/) runs in
+ * this worker on onnxruntime's own threads.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { usesOnnxEngine } from '../engine/onnx/engineChoice.ts';
+import { onnxEngineInfo, trainOnnx } from '../engine/onnx/onnxTrainer.ts';
 import { WorkerGradientPeer } from './gradientPeer.ts';
 import { initTrainingBackend, type BackendOptions } from './tfBackend.ts';
-import { train, type TrainingInput } from './trainer.ts';
+import { train, type TrainingHooks, type TrainingInput, type TrainingOutput } from './trainer.ts';
 import type { WorkerMessage } from './trainInWorker.ts';
 
 const { input, backend } = workerData as { input: TrainingInput; backend: BackendOptions };
 const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(m, transfer);
 
 let peer: WorkerGradientPeer | undefined;
-try {
+const hooks: TrainingHooks = {
+  onPhase: (phase) => post({ type: 'phase', phase }),
+  onStep: (r) => post({ type: 'step', ...r }),
+};
+
+async function trainTfjs(): Promise<TrainingOutput> {
   const threads = backend.threads ?? 1;
   const parallel = backend.dataParallel === true && backend.prefer !== 'cpu' && threads >= 2 && input.params.batchSize >= 2;
   const info = await initTrainingBackend(parallel ? { ...backend, threads: 1 } : backend);
   if (parallel && info.backend === 'wasm') peer = await WorkerGradientPeer.start(input);
   post({ type: 'backend', ...info, workers: peer ? 2 : 1 });
-  const out = await train(
-    input,
-    {
-      onPhase: (phase) => post({ type: 'phase', phase }),
-      onStep: (r) => post({ type: 'step', ...r }),
-    },
-    peer,
-  );
+  return train(input, hooks, peer);
+}
+
+async function trainOnOnnxRuntime(): Promise<TrainingOutput> {
+  const info = onnxEngineInfo({ threads: backend.threads });
+  post({ type: 'backend', ...info, workers: 1 });
+  return trainOnnx(input, hooks, info);
+}
+
+try {
+  const out = usesOnnxEngine(backend) ? await trainOnOnnxRuntime() : await trainTfjs();
   post({ type: 'done', output: out }, [...out.weights.values()].map((w) => w.buffer as ArrayBuffer));
 } catch (err) {
   post({ type: 'error', message: (err as Error).message ?? String(err) });

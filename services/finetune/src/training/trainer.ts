@@ -68,7 +68,7 @@ function random(seed: number): () => number {
 }
 
 /** Endless shuffled passes over the photo indices, batchSize at a time. */
-function batches(count: number, batchSize: number, seed: number): () => number[] {
+export function batches(count: number, batchSize: number, seed: number): () => number[] {
   const rand = random(seed);
   let order: number[] = [];
   return () => {
