@@ -28,13 +28,13 @@ COPY services/ services/
 COPY scripts/models-pull.ts scripts/
 RUN pnpm --filter "@nst/${SERVICE}" deploy --prod --offline /app \
  && mkdir -p /app/scripts && cp scripts/models-pull.ts /app/scripts/
-# The fine-tuning image trains with TensorFlow.js' native backend (its install downloads
-# libtensorflow, so this build step needs internet). It lands in /node_modules, which Node's
-# resolution reaches from /app; other services get an empty folder.
-ARG TFJS_NODE_VERSION=4.22.0
-RUN mkdir -p /opt/extra/node_modules \
- && if [ "$SERVICE" = "finetune" ]; then \
-      npm install --prefix /opt/extra --no-save --no-fund --no-audit "@tensorflow/tfjs-node@${TFJS_NODE_VERSION}"; \
+# The fine-tuning image trains with TensorFlow.js' native backend: @tensorflow/tfjs-node is an
+# optional dependency of the fine-tuning package (lockfile version, deployed above). Its build
+# script, which downloads libtensorflow, is off in pnpm-workspace.yaml (allowBuilds) so installs
+# without internet pass; here it runs (this step needs internet). Where it did not, training
+# falls back to wasm (NST_FINETUNE_BACKEND=auto).
+RUN if [ "$SERVICE" = "finetune" ]; then \
+      cd /app/node_modules/@tensorflow/tfjs-node && npm run install; \
     fi
 
 FROM ${NODE_IMAGE} AS runtime
@@ -63,7 +63,6 @@ RUN npm install -g --no-fund --no-audit "tsx@${TSX_VERSION}" \
  && chown node:node /persistent_storage
 WORKDIR /app
 COPY --from=deps --chown=root:root /app /app
-COPY --from=deps --chown=root:root /opt/extra/node_modules /node_modules
 # "node" (uid 1000) ships with the official image; numeric so runAsNonRoot can verify it.
 USER 1000:1000
 VOLUME ["/persistent_storage"]

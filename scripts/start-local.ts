@@ -5,9 +5,8 @@
  * service (:8005). Logs go to this console; Ctrl-C stops everything.
  */
 import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import { z } from 'zod';
-import { ModelStore, createLogger, ensureAdminToken, parseConfig, port, pullAllPretrained, sharedEnv } from '@nst/common';
+import { ModelStore, createLogger, dataLocation, ensureAdminToken, logDownloadProgress, parseConfig, port, pullAllPretrained, sharedEnv } from '@nst/common';
 import { RunningStack, localInferencePorts, stackServices } from './lib/stack.ts';
 
 const config = parseConfig(
@@ -25,7 +24,7 @@ const log = createLogger('local-stack');
 async function main(): Promise<void> {
   await mkdir(config.NST_STORAGE_DIR, { recursive: true });
   const store = new ModelStore(config.NST_STORAGE_DIR);
-  const loc = { mirror: config.NST_DATA_MIRROR, cacheDir: path.join(config.NST_STORAGE_DIR, 'data-cache') };
+  const loc = { ...dataLocation(config), onProgress: logDownloadProgress(log) };
   for (const r of await pullAllPretrained(store, config.NST_MODELS, loc)) {
     if (r.created) log.info({ model: r.model, version: r.version }, 'model imported');
   }

@@ -292,7 +292,7 @@ describe('images', () => {
     expect(dockerfile).toMatch(/^USER 1000:1000$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK /m);
     expect(dockerfile).toMatch(/org\.opencontainers\.image\.revision/);
-    expect(dockerfile).toMatch(/@tensorflow\/tfjs-node@/);
+    expect(dockerfile).toMatch(/@tensorflow\/tfjs-node/);
     expect(dockerfile).toMatch(/^CMD \["tsx", "src\/main\.ts"\]$/m);
     const fe = readText('docker/frontend.Dockerfile');
     expect(fe).toMatch(/^USER 101:101$/m);

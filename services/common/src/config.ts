@@ -1,6 +1,7 @@
 /** Building blocks for each service's one zod-validated configuration. */
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_DATA_UPSTREAM } from './dataSources.ts';
 import { DEFAULT_MODELS, modelListSchema } from './styles.ts';
 
 export const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
@@ -19,6 +20,8 @@ export const sharedEnv = {
     .string()
     .optional()
     .transform((p) => (p ? path.resolve(p) : undefined)),
+  /** Base URL the pinned repositories are downloaded from: GitHub's raw host or a proxy laid out like it. */
+  NST_DATA_UPSTREAM: z.url({ protocol: /^https?$/ }).default(DEFAULT_DATA_UPSTREAM),
   NST_MODELS: z.string().default(DEFAULT_MODELS).pipe(modelListSchema),
   NST_HOST: z.string().default('127.0.0.1'),
   /** postgres://… : keep ratings, requests, routing and history in PostgreSQL (else in files). */

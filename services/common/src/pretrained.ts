@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from './atomicFile.ts';
-import { dataFolder, exists, sourcesUnder, type DataLocation } from './dataSources.ts';
+import { dataFolder, exists, sourcesUnder, type DataLocation, type DataProgress } from './dataSources.ts';
+import type { Logger } from './logger.ts';
 import { loadCheckpoint } from './network/checkpoint.ts';
 import { exportOnnx } from './network/onnxFormat.ts';
 import { ModelStore, type ModelCard } from './modelStore.ts';
@@ -66,4 +67,28 @@ export async function pullAllPretrained(store: ModelStore, specs: ModelSpec[], l
   const results: PullResult[] = [];
   for (const spec of specs) results.push(await pullPretrained(store, spec, loc));
   return results;
+}
+
+const mb = (n: number) => (n / 1e6).toFixed(1);
+
+/**
+ * A DataLocation progress callback that logs downloads as someone waiting on a first start
+ * wants them: about once a second and when a folder is complete; files found verified in the
+ * cache count but say nothing.
+ */
+export function logDownloadProgress(log: Logger, everyMs = 1000): (p: DataProgress) => void {
+  let last = 0;
+  let downloading = false;
+  return (p) => {
+    downloading ||= p.downloaded;
+    const done = p.filesDone === p.filesTotal;
+    if (!downloading || (!done && Date.now() - last < everyMs)) return;
+    last = Date.now();
+    const folder = p.file.split('/').slice(0, -1).join('/');
+    log.info(
+      { data: { folder, files_done: p.filesDone, files_total: p.filesTotal, bytes_done: p.bytesDone, bytes_total: p.bytesTotal } },
+      `downloading ${folder}/: ${p.filesDone}/${p.filesTotal} files, ${mb(p.bytesDone)}/${mb(p.bytesTotal)} MB${done ? ' (done)' : ''}`,
+    );
+    if (done) downloading = false;
+  };
 }

@@ -3,6 +3,7 @@ import os from 'node:os';
 import { z } from 'zod';
 import { booleanFlag, parseConfig, port, positiveInt, sharedEnv } from '@nst/common';
 import { k8sRunnerEnv } from './k8sJobLauncher.ts';
+import { FINETUNE_BACKENDS } from './training/tfBackend.ts';
 
 const schema = z.object({
   /** local: in-process worker threads; kubernetes: one batch/v1 Job per training run. */
@@ -11,13 +12,15 @@ const schema = z.object({
   NST_FINETUNE_PORT: port(8005),
   /** Admin bearer token; when unset, read from (or generated into) <storage>/admin_token. */
   NST_ADMIN_TOKEN: z.string().min(16).optional(),
+  /** TF.js backend for training: auto (tfjs-node when it loads, else wasm), node or wasm. */
+  NST_FINETUNE_BACKEND: z.enum(FINETUNE_BACKENDS).default('auto'),
   /** Threads a training run uses (wasm backend); default every core. */
   NST_FINETUNE_THREADS: positiveInt(os.availableParallelism()),
   /** Data-parallel workers instead of wasm threads for batches of 2+ (see tfBackend.ts). */
   NST_FINETUNE_DATA_PARALLEL: booleanFlag(false),
   /** Jobs waiting behind the running one; more are refused with 429. */
   NST_FINETUNE_MAX_QUEUE: z.coerce.number().int().min(0).default(8),
-  /** Finished jobs kept in memory for GET /jobs. */
+  /** Finished jobs kept (in memory and in <storage>/finetune-jobs/) for GET /jobs. */
   NST_FINETUNE_KEEP_JOBS: positiveInt(100),
 });
 

@@ -4,10 +4,12 @@
  *
  * The Job runs the fine-tuning image (by default the very image of the pod this service runs in)
  * with the training entry point, the shared volume (PVC nst-pvc) at /persistent_storage and the
- * platform ConfigMap; the job's parameters travel as JSON in NST_TRAINING_JOB. The training
+ * platform ConfigMap; the job's parameters travel as JSON in NST_TRAINING_JOB (jobs/envelope.ts,
+ * the schema the entry point decodes with). The training
  * process reports progress and publishes versions through the shared volume, as the in-process
  * worker does; this module only creates the Job, follows it (watch, with polling as a fallback)
- * to success or failure, cancels it and reads its pod's log.
+ * to success or failure, cancels it and reads its pod's log. Jobs carry the label
+ * app.kubernetes.io/managed-by=nst-finetune, by which a restarted service finds them again.
  *
  * RBAC it needs (k8s/base/rbac.yaml): batch/jobs create/get/list/watch/delete, pods get/list/watch,
  * pods/log get — in its own namespace only.
@@ -15,6 +17,7 @@
 import { readFileSync } from 'node:fs';
 import { BatchV1Api, CoreV1Api, KubeConfig, Watch, type V1Job } from '@kubernetes/client-node';
 import { z } from 'zod';
+import { TRAINING_ENVELOPE_ENV, encodeEnvelope, type TrainingEnvelopeInput } from './jobs/envelope.ts';
 
 export const TRAINING_RUNNERS = ['local', 'kubernetes'] as const;
 export type TrainingRunner = (typeof TRAINING_RUNNERS)[number];
@@ -62,11 +65,10 @@ export interface JobTemplateConfig {
 }
 
 /** What to train: the fine-tuning service's job id, the model and the request's parameters. */
-export interface TrainingJobRequest {
-  id: string;
-  model: string;
-  params: Record<string, unknown>;
-}
+export type TrainingJobRequest = TrainingEnvelopeInput;
+
+/** The label selector of every Job this service creates. */
+export const MANAGED_SELECTOR = 'app.kubernetes.io/managed-by=nst-finetune';
 
 export type JobState = 'pending' | 'running' | 'succeeded' | 'failed';
 
@@ -127,7 +129,7 @@ export function buildTrainingJob(cfg: JobTemplateConfig, req: TrainingJobRequest
                 { name: 'NST_STORAGE_DIR', value: storageDir },
                 { name: 'NST_TRAINING_RUNNER', value: 'local' },
                 { name: 'NST_TRAINING_JOB_ID', value: req.id },
-                { name: 'NST_TRAINING_JOB', value: JSON.stringify({ id: req.id, model: req.model, ...req.params }) },
+                { name: TRAINING_ENVELOPE_ENV, value: encodeEnvelope(req) },
               ],
               resources: { requests: { cpu: cfg.cpu, memory: cfg.memory }, limits: { cpu: cfg.cpu, memory: cfg.memory } },
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
@@ -167,6 +169,8 @@ export interface WaitOptions {
 }
 
 export class JobLauncherError extends Error {}
+
+const httpCode = (err: unknown) => (err as { code?: number }).code;
 
 export class KubernetesJobLauncher {
   private readonly batch: BatchV1Api;
@@ -227,23 +231,45 @@ export class KubernetesJobLauncher {
     };
   }
 
-  /** Creates the Job; returns its name. */
+  /** Creates the Job; returns its name. One that already exists (same job id) is kept. */
   async launch(req: TrainingJobRequest): Promise<string> {
     const body = buildTrainingJob(await this.templateConfig(), req);
-    const created = await this.batch.createNamespacedJob({ namespace: this.namespace, body });
-    return created.metadata?.name ?? body.metadata!.name!;
+    try {
+      const created = await this.batch.createNamespacedJob({ namespace: this.namespace, body });
+      return created.metadata?.name ?? body.metadata!.name!;
+    } catch (err) {
+      if (httpCode(err) === 409) return body.metadata!.name!;
+      throw err;
+    }
   }
 
   async read(name: string): Promise<V1Job> {
     return this.batch.readNamespacedJob({ name, namespace: this.namespace });
   }
 
+  /** The Job, or null when there is none of that name. */
+  async find(name: string): Promise<V1Job | null> {
+    try {
+      return await this.read(name);
+    } catch (err) {
+      if (httpCode(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  /** Every Job this service created in its namespace (finished ones until their TTL). */
+  async listManaged(): Promise<V1Job[]> {
+    return (await this.batch.listNamespacedJob({ namespace: this.namespace, labelSelector: MANAGED_SELECTOR })).items;
+  }
+
   /**
    * Follows the Job until it succeeds or fails: a watch on that one Job, re-read and
    * re-established whenever the watch ends (API server time-outs, network errors).
+   * 'gone': deleted (by someone else, or by its TTL while nobody followed it).
    */
-  async wait(name: string, o: WaitOptions = {}): Promise<'succeeded' | 'failed'> {
+  async wait(name: string, o: WaitOptions = {}): Promise<'succeeded' | 'failed' | 'gone'> {
     const retryMs = o.retryMs ?? 2000;
+    let readErrors = 0;
     let last: JobState | null = null;
     const report = (job: V1Job | null): JobState => {
       const state = jobState(job);
@@ -254,7 +280,18 @@ export class KubernetesJobLauncher {
     const watch = new Watch(this.kc);
     for (;;) {
       if (o.signal?.aborted) throw new JobLauncherError(`stopped following job ${name}`);
-      const state = report(await this.read(name));
+      let job: V1Job | null;
+      try {
+        job = await this.find(name);
+        readErrors = 0;
+      } catch (err) {
+        // The API server restarting or unreachable for a while is no reason to give up the run.
+        if (++readErrors >= 30) throw err;
+        await new Promise((r) => setTimeout(r, retryMs));
+        continue;
+      }
+      if (!job) return 'gone';
+      const state = report(job);
       if (state === 'succeeded' || state === 'failed') return state;
       const final = await new Promise<'succeeded' | 'failed' | null>((resolve) => {
         let settled = false;
@@ -273,7 +310,7 @@ export class KubernetesJobLauncher {
             `/apis/batch/v1/namespaces/${this.namespace}/jobs`,
             { fieldSelector: `metadata.name=${name}`, allowWatchBookmarks: false },
             (phase, obj: V1Job) => {
-              if (phase === 'DELETED') return finish('failed');
+              if (phase === 'DELETED') return finish(null);
               const s = report(obj);
               if (s === 'succeeded' || s === 'failed') finish(s);
             },

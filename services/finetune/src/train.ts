@@ -1,37 +1,43 @@
 /**
  * Entry point of a training run in its own Kubernetes Job (NST_TRAINING_RUNNER=kubernetes):
- * NST_TRAINING_JOB holds { id, model, params } (params: the POST /finetune body). It trains
- * and publishes exactly as the in-process runner does, reporting progress through the
- * shared volume; the exit code tells the Job's outcome.
+ * NST_TRAINING_JOB holds the envelope { id, model, params } (jobs/envelope.ts; params: the
+ * POST /finetune body). It trains and publishes exactly as the in-process runner does,
+ * reporting progress through the shared volume and logging ECS JSON like the services; the
+ * exit code tells the Job's outcome (2: a bad envelope or settings, 1: the run failed).
  */
-import path from 'node:path';
-import { ModelStore } from '@nst/common';
+import { ConfigError, ModelStore, createLogger, dataLocation } from '@nst/common';
 import { loadFinetuneConfig } from './config.ts';
+import { EnvelopeError, TRAINING_ENVELOPE_ENV, decodeEnvelope } from './jobs/envelope.ts';
 import { writeProgress } from './jobs/jobProgress.ts';
 import type { Job } from './jobs/jobQueue.ts';
 import { prepareJob, type PreparedJob } from './jobs/prepare.ts';
-import { finetuneRequestSchema, describeIssues } from './jobs/request.ts';
 import { runJob } from './jobs/runJob.ts';
 
-const config = loadFinetuneConfig();
-const spec = JSON.parse(process.env.NST_TRAINING_JOB ?? 'null') as { id?: string; model?: string; params?: unknown } | null;
-if (!spec?.id || !spec.model) {
-  console.error('NST_TRAINING_JOB must be JSON { id, model, params }');
-  process.exit(2);
+const log = createLogger('finetune-job');
+function settings() {
+  try {
+    return { config: loadFinetuneConfig(), envelope: decodeEnvelope(process.env[TRAINING_ENVELOPE_ENV]) };
+  } catch (err) {
+    if (!(err instanceof EnvelopeError || err instanceof ConfigError)) throw err;
+    log.fatal({ err }, err.message);
+    process.exit(2);
+  }
 }
-const parsed = finetuneRequestSchema.safeParse(spec.params);
-if (!parsed.success) {
-  console.error(`invalid training parameters: ${describeIssues(parsed.error)}`);
-  process.exit(2);
-}
+const { config, envelope } = settings();
+const nst = (state: string) => ({ event: 'training_job', model: envelope.model, job: { id: envelope.id, state } });
+log.info({ nst: nst('running'), params: envelope.params }, `training job ${envelope.id} started`);
+
 const store = new ModelStore(config.NST_STORAGE_DIR);
-const loc = { mirror: config.NST_DATA_MIRROR, cacheDir: path.join(config.NST_STORAGE_DIR, 'data-cache') };
-const job: Job<PreparedJob> = {
-  id: spec.id,
-  model: spec.model,
+const loc = dataLocation(config);
+const job: Job<PreparedJob | null> = {
+  id: envelope.id,
+  model: envelope.model,
   state: 'running',
   phase: 'preparing data',
-  params: await prepareJob(parsed.data, { store, models: config.NST_MODELS, storageDir: config.NST_STORAGE_DIR, loc }),
+  params: null,
+  runner: 'kubernetes',
+  kubernetes_job: null,
+  retry_of: null,
   step: 0,
   steps: 0,
   loss_history: [],
@@ -44,19 +50,30 @@ const job: Job<PreparedJob> = {
   result: null,
   error: null,
 };
-job.steps = job.params.steps;
 const report = setInterval(() => void writeProgress(config.NST_STORAGE_DIR, job), 2000);
 const abort = new AbortController();
 process.on('SIGTERM', () => abort.abort(new Error('the training Job was stopped')));
 try {
-  job.result = await runJob(job, abort.signal, { store, loc, backend: { threads: config.NST_FINETUNE_THREADS, dataParallel: config.NST_FINETUNE_DATA_PARALLEL } });
+  const params = await prepareJob(envelope.params, { store, models: config.NST_MODELS, storageDir: config.NST_STORAGE_DIR, loc });
+  const prepared: Job<PreparedJob> = Object.assign(job, { params, steps: params.steps });
+  job.result = await runJob(prepared, abort.signal, {
+    store,
+    loc,
+    backend: { prefer: config.NST_FINETUNE_BACKEND, threads: config.NST_FINETUNE_THREADS, dataParallel: config.NST_FINETUNE_DATA_PARALLEL },
+    log,
+  });
   job.phase = 'done';
 } catch (err) {
   job.error = (err as Error).message;
   process.exitCode = 1;
 } finally {
   clearInterval(report);
+  job.state = job.error ? 'failed' : 'succeeded';
+  job.finished_at = new Date().toISOString();
   await writeProgress(config.NST_STORAGE_DIR, job);
 }
-console.log(JSON.stringify({ nst: { event: 'training_job', model: job.model, job: { id: job.id, state: job.error ? 'failed' : 'succeeded' } }, result: job.result, error: job.error }));
+const fields = { nst: nst(job.state), version: job.result?.version, published: job.result?.published, reason: job.result?.reason ?? job.error ?? undefined };
+if (job.error) log.error(fields, `training job ${job.id} failed: ${job.error}`);
+else log.info(fields, `training job ${job.id} succeeded`);
+// pino writes synchronously to stdout; nothing is lost by exiting now.
 process.exit();

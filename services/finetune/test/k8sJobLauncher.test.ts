@@ -8,6 +8,7 @@ import { KubeConfig, type V1Job } from '@kubernetes/client-node';
 import { Job } from 'kubernetes-models/batch/v1';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createService } from '@nst/common';
+import { decodeEnvelope } from '../src/jobs/envelope.ts';
 import { KubernetesJobLauncher, buildTrainingJob, jobState, loadK8sRunnerSettings, trainingJobName, type JobTemplateConfig } from '../src/k8sJobLauncher.ts';
 
 const cfg: JobTemplateConfig = {
@@ -24,7 +25,7 @@ const cfg: JobTemplateConfig = {
 };
 
 describe('buildTrainingJob', () => {
-  const job = buildTrainingJob(cfg, { id: 'Job_42:abc', model: 'model1', params: { steps: 200, data: 'feedback' } });
+  const job = buildTrainingJob(cfg, { id: 'Job_42:abc', model: 'model1', params: { model: 'model1', steps: 200, data: 'feedback' } });
 
   it('validates against the Kubernetes batch/v1 Job schema', () => {
     expect(() => new Job(job as ConstructorParameters<typeof Job>[0]).validate()).not.toThrow();
@@ -53,13 +54,21 @@ describe('buildTrainingJob', () => {
     expect(pod.volumes!.find((v) => v.name === 'storage')!.persistentVolumeClaim!.claimName).toBe('nst-pvc');
     expect(c.envFrom).toEqual([{ configMapRef: { name: 'nst-config' } }]);
     const env = Object.fromEntries(c.env!.map((e) => [e.name, e.value]));
-    expect(JSON.parse(env.NST_TRAINING_JOB!)).toEqual({ id: 'Job_42:abc', model: 'model1', steps: 200, data: 'feedback' });
+    // The envelope the entry point decodes (jobs/envelope.ts), not a shape of its own.
+    expect(JSON.parse(env.NST_TRAINING_JOB!)).toEqual({ id: 'Job_42:abc', model: 'model1', params: { model: 'model1', steps: 200, data: 'feedback' } });
+    expect(decodeEnvelope(env.NST_TRAINING_JOB)).toMatchObject({ id: 'Job_42:abc', model: 'model1', params: { steps: 200, data: 'feedback', batch_size: 4 } });
     expect(env.NST_TRAINING_RUNNER).toBe('local');
     expect(env.NST_STORAGE_DIR).toBe('/persistent_storage');
     // Label values are restricted; the raw id is kept in an annotation.
     expect(job.metadata!.labels!['nst.io/job-id']).toBe('Job_42-abc');
     expect(job.metadata!.annotations!['nst.io/job-id']).toBe('Job_42:abc');
     expect(pod.containers[0]!.resources).toEqual({ requests: { cpu: '2', memory: '4Gi' }, limits: { cpu: '2', memory: '4Gi' } });
+  });
+
+  it('refuses to build a Job the entry point would refuse', () => {
+    expect(() => buildTrainingJob(cfg, { id: 'j', model: 'model1', params: { model: 'model2' } })).toThrow(/params.model/);
+    expect(() => buildTrainingJob(cfg, { id: 'j', model: 'model1', params: { model: 'model1', steps: -1 } })).toThrow(/invalid training envelope: params.steps/);
+    expect(() => decodeEnvelope(JSON.stringify({ id: 'j', model: 'model1', steps: 2 }))).toThrow(/not a training envelope/);
   });
 
   it('names jobs within DNS-1123 limits', () => {
@@ -176,7 +185,7 @@ describe('KubernetesJobLauncher over HTTP', () => {
   });
 
   it("creates the Job with this pod's image and follows the watch to success", async () => {
-    const name = await launcher.launch({ id: 'j1', model: 'model1', params: { steps: 10 } });
+    const name = await launcher.launch({ id: 'j1', model: 'model1', params: { model: 'model1', steps: 10 } });
     expect(name).toBe('nst-train-j1');
     const created = jobs.get(name)!.job;
     expect(created.spec!.template.spec!.containers[0]!.image).toBe('registry.test/nst/finetune:fromPod');
@@ -188,14 +197,14 @@ describe('KubernetesJobLauncher over HTTP', () => {
   });
 
   it('re-reads the Job when the watch ends early, and reports failure', async () => {
-    const name = await launcher.launch({ id: 'j2', model: 'model2', params: {} });
+    const name = await launcher.launch({ id: 'j2', model: 'model2', params: { model: 'model2' } });
     expect(await launcher.wait(name, { retryMs: 10 })).toBe('succeeded');
-    const failing = await launcher.launch({ id: 'j4', model: 'model4', params: {} });
+    const failing = await launcher.launch({ id: 'j4', model: 'model4', params: { model: 'model4' } });
     expect(await launcher.wait(failing, { retryMs: 10 })).toBe('failed');
   });
 
   it('reads the pod log and cancels (deletes) the Job with its pods', async () => {
-    const name = await launcher.launch({ id: 'j5', model: 'model1', params: {} });
+    const name = await launcher.launch({ id: 'j5', model: 'model1', params: { model: 'model1' } });
     expect(await launcher.logs(name, 10)).toContain(`log of ${name}-xyz12`);
     await launcher.cancel(name);
     expect(deleted).toContain(`${name}?Background`);

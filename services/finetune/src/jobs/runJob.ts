@@ -20,6 +20,8 @@ export interface RunContext {
   loc: DataLocation;
   backend: BackendOptions;
   onStepSeconds?: (model: string, seconds: number) => void;
+  /** Where the backend choice is logged (pino or Fastify's logger). */
+  log?: { info: (fields: object, message: string) => void };
 }
 
 export async function runJob(job: Job<PreparedJob>, signal: AbortSignal, ctx: RunContext): Promise<JobResult> {
@@ -40,6 +42,7 @@ export async function runJob(job: Job<PreparedJob>, signal: AbortSignal, ctx: Ru
 
   const every = Math.max(1, Math.ceil(p.steps / HISTORY_POINTS));
   let emaSeconds: number | null = null;
+  let backendReason: string | null = null;
   job.phase = 'starting training worker';
   const output = await trainInWorker(
     {
@@ -60,10 +63,12 @@ export async function runJob(job: Job<PreparedJob>, signal: AbortSignal, ctx: Ru
     ctx.backend,
     {
       onBackend: (info) => {
+        backendReason = info.reason;
         job.backend =
           info.workers > 1
             ? `${info.backend} (${info.workers} data-parallel workers × ${info.threads} thread)`
             : `${info.backend} (${info.threads} thread${info.threads === 1 ? '' : 's'})`;
+        ctx.log?.info({ nst: { event: 'training_backend', model: p.spec.name, job: { id: job.id }, backend: info.backend } }, `training backend ${job.backend}: ${info.reason}`);
       },
       onPhase: (phase) => {
         job.phase = phase.replace('_', ' ');
@@ -122,6 +127,7 @@ export async function runJob(job: Job<PreparedJob>, signal: AbortSignal, ctx: Ru
         heldout: { size: heldOut.used.length, sha256: datasetHash(heldOut.used) },
       },
       backend: job.backend,
+      backend_reason: backendReason,
       wall_seconds: Math.round((performance.now() - started) / 100) / 10,
       seconds_per_step: meanSeconds,
       loss_history: job.loss_history,

@@ -1,6 +1,7 @@
 /**
- * Picks the TF.js backend for training: tfjs-node when it is installed and loads (native
- * TensorFlow, every kernel), otherwise the wasm backend with XNNPACK, multi-threaded.
+ * Picks the TF.js backend for training (NST_FINETUNE_BACKEND): tfjs-node when it is installed
+ * and loads (native TensorFlow, every kernel), otherwise the wasm backend with XNNPACK,
+ * multi-threaded. `selectTrainingBackend` is the one place a setting becomes a backend.
  *
  * TF.js never enables wasm threads under Node (tfjs#3830), although the Emscripten build
  * supports Node worker_threads. Three things make it work: the feature flag is forced on;
@@ -16,24 +17,33 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmTrainingKernels } from './wasmGradients.ts';
 
+/** Values of NST_FINETUNE_BACKEND: auto (node when it loads, else wasm), node, wasm. */
+export const FINETUNE_BACKENDS = ['auto', 'node', 'wasm'] as const;
+export type FinetuneBackend = (typeof FINETUNE_BACKENDS)[number];
+
 export interface BackendInfo {
   /** 'tensorflow' (tfjs-node) or 'wasm'. */
   backend: string;
   threads: number;
+  /** Why this one: the setting, and for auto what tfjs-node said. */
+  reason: string;
 }
+
+export class BackendUnavailableError extends Error {}
 
 const require = createRequire(import.meta.url);
 let current: Promise<BackendInfo> | undefined;
 
-async function tryTfjsNode(): Promise<BackendInfo | null> {
+/** tfjs-node started, or why not (not installed, its native binding missing, …). */
+async function tryTfjsNode(): Promise<{ ok: true } | { ok: false; why: string }> {
   try {
-    // Optional dependency: absent where it cannot be built (no internet, no prebuilt binary).
+    // Optional dependency: absent, or without its native binding, where it could not be built.
     const name = '@tensorflow/tfjs-node';
     await import(name);
-    if (!(await tf.setBackend('tensorflow'))) return null;
-    return { backend: 'tensorflow', threads: os.cpus().length };
-  } catch {
-    return null;
+    if (!(await tf.setBackend('tensorflow'))) return { ok: false, why: 'the tensorflow backend failed to start' };
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, why: (err as Error).message.split('\n')[0]!.slice(0, 300) };
   }
 }
 
@@ -58,7 +68,7 @@ function writeWasmWorkerScript(): string {
   return file;
 }
 
-async function initWasm(threads: number): Promise<BackendInfo> {
+async function initWasm(threads: number, reason: string): Promise<BackendInfo> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   if (threads > 1) {
     const workerFile = writeWasmWorkerScript();
@@ -80,12 +90,12 @@ async function initWasm(threads: number): Promise<BackendInfo> {
     if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to start');
   }
   registerWasmTrainingKernels();
-  return { backend: 'wasm', threads: wasm.getThreadsCount() };
+  return { backend: 'wasm', threads: wasm.getThreadsCount(), reason };
 }
 
 export interface BackendOptions {
-  /** 'auto' prefers tfjs-node; 'wasm' and 'cpu' force one (cpu: reference checks in tests). */
-  prefer?: 'auto' | 'wasm' | 'cpu';
+  /** NST_FINETUNE_BACKEND, or 'cpu' (reference checks in tests). */
+  prefer?: FinetuneBackend | 'cpu';
   /** wasm threads (or, for batches of 2+, data-parallel workers); default every core. */
   threads?: number;
   /**
@@ -96,19 +106,29 @@ export interface BackendOptions {
   dataParallel?: boolean;
 }
 
+/** The backend a setting selects: auto tries tfjs-node first; node insists on it. */
+async function selectTrainingBackend(prefer: FinetuneBackend | 'cpu', threads: number): Promise<BackendInfo> {
+  switch (prefer) {
+    case 'cpu':
+      await tf.setBackend('cpu');
+      return { backend: 'cpu', threads: 1, reason: 'cpu requested (reference checks)' };
+    case 'node': {
+      const native = await tryTfjsNode();
+      if (!native.ok) throw new BackendUnavailableError(`NST_FINETUNE_BACKEND=node but @tensorflow/tfjs-node does not load: ${native.why}`);
+      return { backend: 'tensorflow', threads: os.cpus().length, reason: 'NST_FINETUNE_BACKEND=node' };
+    }
+    case 'auto': {
+      const native = await tryTfjsNode();
+      if (native.ok) return { backend: 'tensorflow', threads: os.cpus().length, reason: 'auto: @tensorflow/tfjs-node loaded' };
+      return initWasm(threads, `auto: @tensorflow/tfjs-node unavailable (${native.why})`);
+    }
+    case 'wasm':
+      return initWasm(threads, 'NST_FINETUNE_BACKEND=wasm');
+  }
+}
+
 /** Initialises the backend once per thread; later calls return the first result. */
 export function initTrainingBackend(opts: BackendOptions = {}): Promise<BackendInfo> {
-  current ??= (async () => {
-    const prefer = opts.prefer ?? 'auto';
-    if (prefer === 'cpu') {
-      await tf.setBackend('cpu');
-      return { backend: 'cpu', threads: 1 };
-    }
-    if (prefer === 'auto') {
-      const native = await tryTfjsNode();
-      if (native) return native;
-    }
-    return initWasm(Math.max(1, opts.threads ?? os.availableParallelism()));
-  })();
+  current ??= selectTrainingBackend(opts.prefer ?? 'auto', Math.max(1, opts.threads ?? os.availableParallelism()));
   return current;
 }
