@@ -14,6 +14,9 @@ export interface VersionCounts {
   since: string | null;
   /** Ratings per hour: [hourStartIso, good, bad]. */
   hourly: Map<string, [number, number]>;
+  /** Distinct clients that rated this version, and those that rated it bad. */
+  raters: Set<string>;
+  badRaters: Set<string>;
 }
 
 export interface RatedLine {
@@ -23,6 +26,8 @@ export interface RatedLine {
   timestamp?: string;
   received_at?: string;
   at?: string;
+  client_id?: string;
+  output_image_filename?: string;
 }
 
 /** Reads complete lines appended since the last call. */
@@ -70,7 +75,7 @@ export class FeedbackStats {
     let m = this.counts.get(model);
     if (!m) this.counts.set(model, (m = new Map()));
     let v = m.get(version);
-    if (!v) m.set(version, (v = { version, requests: 0, good: 0, bad: 0, since: null, hourly: new Map() }));
+    if (!v) m.set(version, (v = { version, requests: 0, good: 0, bad: 0, since: null, hourly: new Map(), raters: new Set(), badRaters: new Set() }));
     return v;
   }
 
@@ -100,6 +105,10 @@ export class FeedbackStats {
       if (!f.model || !f.version || (f.feedback !== 'good' && f.feedback !== 'bad')) continue;
       const v = this.entry(f.model, f.version);
       v[f.feedback]++;
+      // A rating without a client (written before clients were recorded) counts as its own rater.
+      const rater = f.client_id ?? `line:${f.output_image_filename ?? ''}:${f.received_at ?? ''}`;
+      v.raters.add(rater);
+      if (f.feedback === 'bad') v.badRaters.add(rater);
       const at = f.received_at ?? f.timestamp;
       FeedbackStats.note(v, at);
       if (at) {

@@ -16,3 +16,6 @@ export * from './feedbackStats.ts';
 export * from './canaryDecision.ts';
 export * from './feedbackGate.ts';
 export * from './jsonl.ts';
+export * from './serverLimits.ts';
+export * from './versionCheck.ts';
+export * from './clientGone.ts';

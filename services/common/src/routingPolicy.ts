@@ -19,6 +19,14 @@ export const routingPolicySchema = z.object({
 });
 export type RoutingPolicy = z.infer<typeof routingPolicySchema>;
 
+function parseJsonOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
 export const NO_CANARY: RoutingPolicy = { candidate: null, percent: 0, updated_at: new Date(0).toISOString(), updated_by: 'default' };
 
 export interface HistoryEntry {
@@ -56,7 +64,8 @@ export class RoutingStore {
     const hit = this.cache.get(model);
     if (hit && hit.mtime === mtime) return hit.policy;
     const text = await readFile(file, 'utf8').catch(() => null);
-    const parsed = text === null ? null : routingPolicySchema.safeParse(JSON.parse(text));
+    // A damaged file means no canary for this model, never a failure of every model's listing.
+    const parsed = text === null ? null : routingPolicySchema.safeParse(parseJsonOrNull(text));
     const policy = parsed?.success ? parsed.data : NO_CANARY;
     this.cache.set(model, { mtime, policy });
     return policy;

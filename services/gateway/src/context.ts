@@ -50,7 +50,7 @@ export function createContext(config: GatewayConfig, registry: Registry) {
     stats: new FeedbackStats(feedbackFile, requestsFile),
     /** One line per served stylise request: the per-version request counts. */
     requestLog: new LineAppender(requestsFile),
-    inference: new InferenceClient(config.inferenceUrls, config.NST_INFERENCE_TIMEOUT_MS, (model, reason) => metrics.upstreamErrors.labels(model, reason).inc()),
+    inference: new InferenceClient(config.inferenceUrls, config.NST_INFERENCE_TIMEOUT_MS, (model, reason) => metrics.upstreamErrors.labels(model, reason).inc(), config.NST_INFERENCE_MAX_IN_FLIGHT),
     feedbackLog: new LineAppender(feedbackFile),
     feedbackFile,
     modelNames: new Set(config.NST_MODELS.map((m) => m.name)),

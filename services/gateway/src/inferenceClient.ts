@@ -1,7 +1,11 @@
 /**
  * Forwards images to a model's inference service with undici (one keep-alive pool per
  * service). Every failure becomes an HttpError naming the model, within a bounded time.
+ * At most maxInFlight requests per model are forwarded, what the service runs plus
+ * queues; the pool has that many connections, so a request never waits unseen for a
+ * socket, and the excess is answered 503 at once instead of after a timeout.
  */
+import type { Readable } from 'node:stream';
 import { Pool, errors } from 'undici';
 import { HttpError, type OutputFormat } from '@nst/common';
 
@@ -16,31 +20,57 @@ export interface InferenceResult {
 export interface InferRequest {
   model: string;
   version: string;
-  image: Uint8Array;
+  /** The image bytes, or a stream of them (an upload read from disk). */
+  image: Uint8Array | Readable;
   maxSide?: number;
   format: OutputFormat;
   requestId: string;
+  /** Aborts the forwarded request (the client went away). */
+  signal?: AbortSignal;
 }
 
 export class InferenceClient {
   private readonly pools = new Map<string, Pool>();
+  private readonly inFlight = new Map<string, number>();
 
   constructor(
     private readonly urls: Record<string, string>,
     private readonly timeoutMs: number,
     private readonly onUpstreamError: (model: string, reason: string) => void = () => undefined,
+    private readonly maxInFlight = 17,
   ) {}
+
+  /** Requests now forwarded to a model. */
+  active(model: string): number {
+    return this.inFlight.get(model) ?? 0;
+  }
 
   private pool(model: string): Pool {
     let pool = this.pools.get(model);
     if (!pool) {
-      pool = new Pool(this.urls[model]!, { connections: 16, keepAliveTimeout: 30_000, connectTimeout: Math.min(5_000, this.timeoutMs) });
+      // One more connection than the cap, for the /ready probe.
+      pool = new Pool(this.urls[model]!, { connections: this.maxInFlight + 1, keepAliveTimeout: 30_000, connectTimeout: Math.min(5_000, this.timeoutMs) });
       this.pools.set(model, pool);
     }
     return pool;
   }
 
   async infer(r: InferRequest): Promise<InferenceResult> {
+    const n = this.active(r.model);
+    if (n >= this.maxInFlight) {
+      this.onUpstreamError(r.model, 'shed');
+      throw new HttpError(503, `model ${r.model} is at capacity (${n} requests in progress); retry shortly`, { 'retry-after': '1' });
+    }
+    this.inFlight.set(r.model, n + 1);
+    try {
+      return await this.forward(r);
+    } finally {
+      this.inFlight.set(r.model, this.active(r.model) - 1);
+    }
+  }
+
+  private async forward(r: InferRequest): Promise<InferenceResult> {
+    const signal = r.signal ? AbortSignal.any([r.signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs);
     const query = new URLSearchParams({ version: r.version, format: r.format });
     if (r.maxSide) query.set('max_size', String(r.maxSide));
     let res;
@@ -52,16 +82,16 @@ export class InferenceClient {
         headers: { 'content-type': 'application/octet-stream', 'x-request-id': r.requestId },
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal,
       });
     } catch (err) {
-      throw this.unavailable(r.model, err);
+      throw this.unavailable(r, err);
     }
     let body: Buffer;
     try {
       body = Buffer.from(await res.body.arrayBuffer());
     } catch (err) {
-      throw this.unavailable(r.model, err);
+      throw this.unavailable(r, err);
     }
     const header = (name: string) => {
       const v = res.headers[name];
@@ -104,7 +134,9 @@ export class InferenceClient {
     }
   }
 
-  private unavailable(model: string, err: unknown): HttpError {
+  private unavailable(r: InferRequest, err: unknown): HttpError {
+    const model = r.model;
+    if (r.signal?.aborted) return new HttpError(499, 'the client closed the connection');
     const timedOut = err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError || (err as Error).name === 'TimeoutError' || err instanceof errors.ConnectTimeoutError;
     this.onUpstreamError(model, timedOut ? 'timeout' : 'unreachable');
     const why = timedOut ? `did not answer within ${Math.round(this.timeoutMs / 1000)} s` : 'is not reachable';

@@ -4,7 +4,7 @@
  * calls the same actions.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { HttpError, NO_CANARY, type HistoryEntry, type ModelStore, type RoutingStore } from '@nst/common';
+import { HttpError, NO_CANARY, UnverifiableVersionError, verifyVersion, type HistoryEntry, type ModelStore, type RoutingStore } from '@nst/common';
 
 export class ModelOps {
   /** Serialises changes per model so two operators cannot interleave. */
@@ -37,8 +37,15 @@ export class ModelOps {
     return entry;
   }
 
+  /** The version exists, matches its card's sha256 and loads: only such a version takes traffic. */
   private async requireVersion(model: string, version: string): Promise<void> {
     if (!(await this.store.hasVersion(model, version))) throw new HttpError(404, `model ${model} has no version ${version}`);
+    try {
+      await verifyVersion(this.store, model, version);
+    } catch (err) {
+      if (err instanceof UnverifiableVersionError) throw new HttpError(409, err.message);
+      throw err;
+    }
   }
 
   /** Starts, changes or (percent 0) ends a canary. */

@@ -1,7 +1,9 @@
 /** POST /api/feedback (and the seed's /feedback): one rating, one line in feedback.jsonl. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpError } from '@nst/common';
 import type { GatewayContext } from '../context.ts';
+import { knownClientId } from '../clientId.ts';
+import { parseClientTime, requireProducingClient } from '../ratingRules.ts';
 
 interface FeedbackBody {
   feedback: 'good' | 'bad';
@@ -27,7 +29,7 @@ export const feedbackBodySchema = {
 } as const;
 
 export function feedbackRoutes(app: FastifyInstance, ctx: GatewayContext, afterFeedback: (model: string) => Promise<void> = async () => undefined): void {
-  const handler = async (req: { body: FeedbackBody; id: string; log: FastifyInstance['log'] }, reply: { status: (n: number) => unknown }) => {
+  const handler = async (req: FastifyRequest<{ Body: FeedbackBody }>, reply: { status: (n: number) => unknown }) => {
     const b = req.body;
     if (!ctx.modelNames.has(b.model)) throw new HttpError(404, `unknown model "${b.model}"`);
     const record = await ctx.images.outputRecord(b.output_image_filename);
@@ -36,8 +38,8 @@ export function feedbackRoutes(app: FastifyInstance, ctx: GatewayContext, afterF
     if (record.content_image_filename !== b.content_image_filename) {
       throw new HttpError(400, `${b.output_image_filename} was made from ${record.content_image_filename}, not ${b.content_image_filename}`);
     }
-    const clientTime = typeof b.timestamp === 'number' ? new Date(b.timestamp) : new Date(b.timestamp);
-    if (Number.isNaN(clientTime.getTime())) throw new HttpError(400, 'timestamp must be an ISO-8601 date or epoch milliseconds');
+    const clientId = requireProducingClient(record, knownClientId(req), b.output_image_filename);
+    const clientTime = parseClientTime(b.timestamp);
     const line = {
       feedback: b.feedback,
       model: b.model,
@@ -48,6 +50,7 @@ export function feedbackRoutes(app: FastifyInstance, ctx: GatewayContext, afterF
       received_at: new Date().toISOString(),
       ...(b.comment ? { comment: b.comment } : {}),
       request_id: req.id,
+      client_id: clientId,
     };
     await ctx.feedbackLog.append(JSON.stringify(line));
     ctx.metrics.feedback.labels(b.feedback, b.model, record.version).inc();

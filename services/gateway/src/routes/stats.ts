@@ -24,6 +24,8 @@ export async function modelStats(ctx: GatewayContext, model: string) {
         good,
         bad,
         rated: good + bad,
+        raters: c?.raters.size ?? 0,
+        bad_raters: c?.badRaters.size ?? 0,
         bad_rate: badRate({ good, bad }),
         bad_rate_ci95: [lo, hi],
         since: c?.since ?? null,
