@@ -6,7 +6,7 @@
  * up a new id per request. A limit of 0 switches it off (load tests).
  */
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 import { HttpError } from '@nst/common';
 import { knownClientId } from '../clientId.ts';
 
@@ -18,26 +18,29 @@ export interface RateLimits {
 
 export async function rateLimitsPlugin(app: FastifyInstance, limits: RateLimits): Promise<void> {
   await app.register(rateLimit, { global: false });
-  const hooks = new Map<string, onRequestHookHandler[]>();
+  const hooks = new Map<string, onRequestHookHandler>();
   for (const [url, max] of Object.entries(limits.perMinute)) {
     if (max <= 0) continue;
-    const errorResponseBuilder = (_req: FastifyRequest, ctx: { after: string; max: number }) =>
-      new HttpError(429, `too many requests to ${url}: at most ${ctx.max} a minute; retry in ${ctx.after}`);
-    hooks.set(url, [
-      app.rateLimit({ max: max * limits.clientsPerIp, timeWindow: 60_000, keyGenerator: (req) => `ip:${url}:${req.ip}`, errorResponseBuilder }),
-      app.rateLimit({
-        max,
-        timeWindow: 60_000,
-        keyGenerator: (req) => `client:${url}:${knownClientId(req) ?? req.ip}`,
-        errorResponseBuilder,
-      }),
-    ]);
+    const checks = [
+      { what: 'client', max, check: app.createRateLimit({ max, timeWindow: 60_000, keyGenerator: (req) => `client:${url}:${knownClientId(req) ?? `ip:${req.ip}`}` }) },
+      { what: 'address', max: max * limits.clientsPerIp, check: app.createRateLimit({ max: max * limits.clientsPerIp, timeWindow: 60_000, keyGenerator: (req) => `ip:${url}:${req.ip}` }) },
+    ];
+    hooks.set(url, async (req, reply) => {
+      for (const c of checks) {
+        const r = await c.check(req);
+        if (r.isAllowed || !r.isExceeded) continue;
+        void reply.header('x-ratelimit-limit', r.max).header('x-ratelimit-remaining', 0);
+        throw new HttpError(429, `too many requests to ${url} from this ${c.what}: at most ${c.max} a minute; retry in ${r.ttlInSeconds} s`, {
+          'retry-after': String(r.ttlInSeconds),
+        });
+      }
+    });
   }
   // Routes declared after this plugin get their limits attached here, so they need no changes.
   app.addHook('onRoute', (route) => {
     const extra = hooks.get(route.url);
     if (!extra) return;
     const own = route.onRequest ? (Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]) : [];
-    route.onRequest = [...extra, ...own];
+    route.onRequest = [extra, ...own];
   });
 }
