@@ -19,7 +19,8 @@ export interface InferenceResult {
 
 export interface InferRequest {
   model: string;
-  version: string;
+  /** A named version; without one the service uses its live version (the one it verified and loaded). */
+  version?: string;
   /** The image bytes, or a stream of them (an upload read from disk). */
   image: Uint8Array | Readable;
   maxSide?: number;
@@ -71,7 +72,8 @@ export class InferenceClient {
 
   private async forward(r: InferRequest): Promise<InferenceResult> {
     const signal = r.signal ? AbortSignal.any([r.signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs);
-    const query = new URLSearchParams({ version: r.version, format: r.format });
+    const query = new URLSearchParams({ format: r.format });
+    if (r.version) query.set('version', r.version);
     if (r.maxSide) query.set('max_size', String(r.maxSide));
     let res;
     try {
@@ -116,7 +118,7 @@ export class InferenceClient {
     }
     return {
       image: body,
-      version: header('x-model-version') ?? r.version,
+      version: header('x-model-version') ?? r.version ?? 'unknown',
       width: Number(header('x-image-width')),
       height: Number(header('x-image-height')),
       timings,

@@ -77,7 +77,8 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext, adminTo
     await ctx.images.keepInput(inputName, imagePath);
     let result;
     try {
-      result = await ctx.inference.infer({ model, version, image: createReadStream(ctx.images.inputPath(inputName)), maxSide, format, requestId: String(req.id), signal: gone });
+      // The live version is the one the inference service serves: it switches only to a version it verified.
+      result = await ctx.inference.infer({ model, version: reason === 'live' ? undefined : version, image: createReadStream(ctx.images.inputPath(inputName)), maxSide, format, requestId: String(req.id), signal: gone });
     } catch (err) {
       metrics.stylizeRequests.labels(model, version, String((err as HttpError).statusCode ?? 500)).inc();
       await ctx.images.removeInput(inputName);
