@@ -2,12 +2,13 @@
  * `pnpm start`: the whole platform on this machine, no containers. Imports the models on
  * first start, makes an admin token if none is configured, then runs the gateway
  * (UI + API on :8080), one inference service per model (:8001…) and the fine-tuning
- * service (:8005). Logs go to this console; Ctrl-C stops everything.
+ * service (:8005). Logs go to this console. A service that crashes is started again
+ * with back-off (and the console says so); only Ctrl-C stops everything.
  */
 import { mkdir } from 'node:fs/promises';
 import { z } from 'zod';
 import { ModelStore, createLogger, dataLocation, ensureAdminToken, logDownloadProgress, parseConfig, port, pullAllPretrained, sharedEnv } from '@nst/common';
-import { RunningStack, localInferencePorts, stackServices } from './lib/stack.ts';
+import { DEFAULT_RESTART, RunningStack, localInferencePorts, stackServices } from './lib/stack.ts';
 
 const config = parseConfig(
   z.object({
@@ -39,8 +40,13 @@ async function main(): Promise<void> {
       inferencePorts: localInferencePorts(config.NST_MODELS.length, { first: config.NST_INFERENCE_BASE_PORT, taken: [config.NST_GATEWAY_PORT, config.NST_FINETUNE_PORT] }),
       finetunePort: config.NST_FINETUNE_PORT,
       host: config.NST_HOST,
-      env: { ...(config.NST_DATA_MIRROR ? { NST_DATA_MIRROR: config.NST_DATA_MIRROR } : {}), ...(config.NST_ADMIN_TOKEN ? {} : { NST_ADMIN_TOKEN: admin.token }) },
+      env: {
+        NST_IMAGE_RETENTION_SCHEDULE: 'true',
+        ...(config.NST_DATA_MIRROR ? { NST_DATA_MIRROR: config.NST_DATA_MIRROR } : {}),
+        ...(config.NST_ADMIN_TOKEN ? {} : { NST_ADMIN_TOKEN: admin.token }),
+      },
     }),
+    DEFAULT_RESTART,
   );
   let shuttingDown = false;
   const shutdown = async (code: number) => {
@@ -50,9 +56,11 @@ async function main(): Promise<void> {
     await stack.stop();
     process.exit(code);
   };
-  stack.onExit = (service, code) => {
-    log.error({ service: { name: service }, exit_code: code }, `${service} exited; stopping the stack`);
-    void shutdown(1);
+  stack.onExit = (service, code, signal) => {
+    log.error({ service: { name: service }, process: { exit_code: code }, signal }, `${service} exited (${signal ?? `code ${code}`})`);
+  };
+  stack.onRestart = (service, delayMs, restarts) => {
+    log.warn({ service: { name: service }, nst: { event: 'service_restart', delay_ms: delayMs, restarts } }, `restarting ${service} in ${delayMs} ms (crash ${restarts} in a row)`);
   };
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));

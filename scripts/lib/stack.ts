@@ -95,12 +95,32 @@ export function stackServices(o: StackOptions): ServiceProcess[] {
   return services;
 }
 
+/**
+ * Restarting a service that exits on its own, like compose's restart policy: after
+ * minDelayMs, doubling per quick crash up to maxDelayMs; a run that lasted stableMs
+ * resets the delay.
+ */
+export interface RestartPolicy {
+  minDelayMs: number;
+  maxDelayMs: number;
+  stableMs: number;
+}
+export const DEFAULT_RESTART: RestartPolicy = { minDelayMs: 500, maxDelayMs: 30_000, stableMs: 30_000 };
+
 export class RunningStack {
   private readonly children = new Map<string, ChildProcess>();
+  private readonly crashes = new Map<string, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
   private stopping = false;
-  onExit: (service: string, code: number | null) => void = () => undefined;
+  /** Called when a service exits on its own (without a restart policy, or before a restart). */
+  onExit: (service: string, code: number | null, signal: NodeJS.Signals | null) => void = () => undefined;
+  /** Called when a crashed service is about to be started again. */
+  onRestart: (service: string, delayMs: number, restarts: number) => void = () => undefined;
 
-  constructor(readonly services: ServiceProcess[]) {}
+  constructor(
+    readonly services: ServiceProcess[],
+    private readonly restart: RestartPolicy | null = null,
+  ) {}
 
   start(logs: StackOptions['logs'] = 'inherit'): void {
     for (const s of this.services) this.startOne(s, logs);
@@ -128,9 +148,22 @@ export class RunningStack {
       child.stdout!.resume();
       child.stderr!.resume();
     }
-    child.on('exit', (code) => {
+    const startedAt = Date.now();
+    child.on('exit', (code, signal) => {
       this.children.delete(s.name);
-      if (!this.stopping) this.onExit(s.name, code);
+      if (this.stopping) return;
+      this.onExit(s.name, code, signal);
+      if (!this.restart) return;
+      const quick = Date.now() - startedAt < this.restart.stableMs;
+      const n = quick ? (this.crashes.get(s.name) ?? 0) + 1 : 1;
+      this.crashes.set(s.name, n);
+      const delay = Math.min(this.restart.maxDelayMs, this.restart.minDelayMs * 2 ** (n - 1));
+      this.onRestart(s.name, delay, n);
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        if (!this.stopping) this.startOne(s, logs);
+      }, delay);
+      this.timers.add(timer);
     });
     this.children.set(s.name, child);
     return child;
@@ -153,6 +186,7 @@ export class RunningStack {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    for (const t of this.timers) clearTimeout(t);
     await Promise.all([...this.children.keys()].map((n) => this.stopOne(n)));
   }
 
@@ -167,7 +201,7 @@ export class RunningStack {
         );
         if (ok) break;
         if (Date.now() > deadline) throw new Error(`${s.name} not ready at ${s.url} after ${timeoutMs} ms`);
-        if (!this.children.has(s.name)) throw new Error(`${s.name} exited before it was ready`);
+        if (!this.restart && !this.children.has(s.name)) throw new Error(`${s.name} exited before it was ready`);
         await new Promise((r) => setTimeout(r, 200));
       }
     }

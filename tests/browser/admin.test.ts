@@ -51,7 +51,7 @@ describe('operator page against the real stack', () => {
     ];
     for (const [version, ratings] of plan) {
       for (const rating of ratings) {
-        const r = await stylize(stack.gatewayUrl, { image: photo, model: 'model1', max_size: '32' }, { 'x-model-version': version, 'x-client-id': 'admin-test' });
+        const r = await stylize(stack.gatewayUrl, { image: photo, model: 'model1', max_size: '32' }, { 'x-model-version': version, 'x-client-id': 'admin-test', authorization: `Bearer ${stack.adminToken}` });
         expect(r.status, JSON.stringify(r.body)).toBe(200);
         expect(r.body.version).toBe(version);
         if (!rating) continue;
@@ -61,7 +61,7 @@ describe('operator page against the real stack', () => {
           content_image_filename: r.body.content_image_filename,
           output_image_filename: r.body.output_image_filename,
           timestamp: new Date().toISOString(),
-        });
+        }, { 'x-client-id': 'admin-test' });
         expect(f.status).toBe(201);
       }
     }

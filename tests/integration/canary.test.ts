@@ -15,15 +15,15 @@ let v2: string;
 const admin = () => ({ authorization: `Bearer ${s.adminToken}`, 'x-actor': 'test-operator' });
 
 beforeAll(async () => {
-  s = await startTestStack({ models: ['model1=wave'], env: { NST_AUTO_DECIDE: 'true', NST_AUTO_MIN_RATED: '3', NST_AUTO_MARGIN: '0.05' } });
+  s = await startTestStack({ models: ['model1=wave'], env: { NST_AUTO_DECIDE: 'true', NST_AUTO_MIN_RATED: '3', NST_AUTO_MARGIN: '0.05', NST_LOOP_MIN_CLIENTS: '1' } });
   photo = await readFile(await contentPhoto(10));
   v2 = await publishVersionFromStyle(s.store, 'model1', 'la_muse');
 });
 afterAll(async () => s?.stop());
 
-const shot = (client: string, headers: Record<string, string> = {}) => stylize(s.gatewayUrl, { image: photo, model: 'model1', max_size: '32' }, { 'x-client-id': client, ...headers });
+const shot = async (client: string, headers: Record<string, string> = {}) => ({ ...(await stylize(s.gatewayUrl, { image: photo, model: 'model1', max_size: '32' }, { 'x-client-id': client, ...headers })), client });
 const rate = (r: Awaited<ReturnType<typeof shot>>, feedback: 'good' | 'bad') =>
-  postJson(`${s.gatewayUrl}/api/feedback`, { feedback, model: 'model1', content_image_filename: r.body.content_image_filename, output_image_filename: r.body.output_image_filename, timestamp: new Date().toISOString() });
+  postJson(`${s.gatewayUrl}/api/feedback`, { feedback, model: 'model1', content_image_filename: r.body.content_image_filename, output_image_filename: r.body.output_image_filename, timestamp: new Date().toISOString() }, { 'x-client-id': r.client });
 const waitFor = async (check: () => Promise<boolean>) => {
   const deadline = Date.now() + 10_000;
   while (!(await check())) {

@@ -19,7 +19,7 @@ describe('fine-tuning on the local stack', () => {
     const admin = { authorization: `Bearer ${s.adminToken}` };
     // A user stylises a photo and rates the result bad: that upload joins the curated set.
     const photo = await readFile(await contentPhoto(3, 'train'));
-    const first = await stylize(s.gatewayUrl, { image: photo, filename: 'mine.jpg', model: 'model1', max_size: '96' });
+    const first = await stylize(s.gatewayUrl, { image: photo, filename: 'mine.jpg', model: 'model1', max_size: '96' }, { 'x-client-id': 'finetune-user' });
     expect(first.status).toBe(200);
     expect(first.body.version).toBe('model1_v1');
     const rated = await postJson(`${s.gatewayUrl}/api/feedback`, {
@@ -29,7 +29,7 @@ describe('fine-tuning on the local stack', () => {
       feedback: 'bad',
       timestamp: new Date().toISOString(),
       comment: 'the sky is smeared',
-    });
+    }, { 'x-client-id': 'finetune-user' });
     expect(rated.status).toBeLessThan(300);
 
     expect((await postJson(`${s.finetuneUrl}/finetune`, { model: 'model1' })).status).toBe(401);

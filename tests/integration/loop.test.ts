@@ -21,6 +21,7 @@ beforeAll(async () => {
       NST_AUTO_FINETUNE_PARAMS: JSON.stringify({ steps: 4, image_size: 64, batch_size: 4, max_images: 3, heldout_images: 2, learning_rate: 2e-3 }),
       NST_AUTO_DECIDE: 'true',
       NST_AUTO_MIN_RATED: '2',
+      NST_LOOP_MIN_CLIENTS: '2',
     },
   });
 });
@@ -44,10 +45,10 @@ describe('feedback-driven retraining loop', () => {
     const shoot = async (client: string) => {
       const r = await stylize(s.gatewayUrl, { image: photo, model: 'model1', max_size: '64' }, { 'x-client-id': client });
       expect(r.status).toBe(200);
-      return r;
+      return { ...r, client };
     };
     const rate = (r: Awaited<ReturnType<typeof shoot>>, feedback: 'good' | 'bad') =>
-      postJson(`${s.gatewayUrl}/api/feedback`, { feedback, model: 'model1', content_image_filename: r.body.content_image_filename, output_image_filename: r.body.output_image_filename, timestamp: new Date().toISOString() });
+      postJson(`${s.gatewayUrl}/api/feedback`, { feedback, model: 'model1', content_image_filename: r.body.content_image_filename, output_image_filename: r.body.output_image_filename, timestamp: new Date().toISOString() }, { 'x-client-id': r.client });
 
     // 1. Three bad ratings of v1: over the threshold of 2.
     for (let i = 0; i < 3; i++) expect((await rate(await shoot(`user-${i}`), 'bad')).status).toBe(201);

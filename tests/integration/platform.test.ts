@@ -91,12 +91,12 @@ describe('stylise through the gateway', () => {
 
 describe('feedback', () => {
   it('appends concurrent ratings, each whole, with the version that made the output', async () => {
-    const r = await stylize(s.gatewayUrl, { image: await contentPhoto(3), model: 'model3', max_size: '128' });
+    const r = await stylize(s.gatewayUrl, { image: await contentPhoto(3), model: 'model3', max_size: '128' }, { 'x-client-id': 'rater' });
     expect(r.status).toBe(200);
     const base = { model: 'model3', content_image_filename: r.body.content_image_filename, output_image_filename: r.body.output_image_filename };
     const posts = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        postJson(`${s.gatewayUrl}${i % 2 ? '/feedback' : '/api/feedback'}`, { ...base, feedback: i % 3 ? 'good' : 'bad', timestamp: new Date().toISOString(), comment: `c${i} ${'é'.repeat(300)}` }),
+        postJson(`${s.gatewayUrl}${i % 2 ? '/feedback' : '/api/feedback'}`, { ...base, feedback: i % 3 ? 'good' : 'bad', timestamp: new Date().toISOString(), comment: `c${i} ${'é'.repeat(300)}` }, { 'x-client-id': 'rater' }),
       ),
     );
     expect(posts.map((p) => p.status)).toEqual(Array(40).fill(201));
@@ -109,7 +109,7 @@ describe('feedback', () => {
   });
 
   it('rejects bad feedback with a reason', async () => {
-    const ok = await stylize(s.gatewayUrl, { image: await contentPhoto(4), model: 'model1', max_size: '64' });
+    const ok = await stylize(s.gatewayUrl, { image: await contentPhoto(4), model: 'model1', max_size: '64' }, { 'x-client-id': 'rater' });
     const base = { feedback: 'good', model: 'model1', content_image_filename: ok.body.content_image_filename, output_image_filename: ok.body.output_image_filename, timestamp: Date.now() };
     const cases: [unknown, number][] = [
       [{ ...base, feedback: 'meh' }, 400],
@@ -122,7 +122,7 @@ describe('feedback', () => {
       [{ ...base, output_image_filename: '../../etc/passwd' }, 404],
     ];
     for (const [body, status] of cases) {
-      const r = await postJson(`${s.gatewayUrl}/api/feedback`, body);
+      const r = await postJson(`${s.gatewayUrl}/api/feedback`, body, { 'x-client-id': 'rater' });
       expect([r.status, body], JSON.stringify(r.body)).toEqual([status, body]);
       expect(typeof r.body.message).toBe('string');
     }

@@ -6,7 +6,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ModelStore, STYLES, pullAllPretrained } from '@nst/common';
-import { RunningStack, freePort, stackServices, type StackOptions } from '../../scripts/lib/stack.ts';
+import { RunningStack, freePort, stackServices, type RestartPolicy, type StackOptions } from '../../scripts/lib/stack.ts';
 
 export const DEFAULT_TEST_MODELS = ['model1=wave', 'model2=udnie', 'model3=scream', 'model4=rain_princess'];
 
@@ -36,6 +36,8 @@ export interface TestStackOptions {
   gateways?: number;
   /** How many inference processes a model gets (default 1 each). */
   inferenceReplicas?: Record<string, number>;
+  /** Start a crashed service again, as `pnpm start` does. */
+  restart?: RestartPolicy;
 }
 
 export function dataMirror(): string | undefined {
@@ -75,12 +77,15 @@ export async function startTestStack(o: TestStackOptions = {}): Promise<TestStac
       NST_ADMIN_TOKEN: adminToken,
       NST_ORT_THREADS: '1',
       LOG_LEVEL: 'info',
+      // Tests send many requests from one address; the rate limit tests switch them on.
+      NST_RATE_LIMIT_STYLIZE: '0',
+      NST_RATE_LIMIT_FEEDBACK: '0',
       ...(dataMirror() ? { NST_DATA_MIRROR: dataMirror()! } : {}),
       ...o.env,
     },
   };
   const services = stackServices(opts);
-  const stack = new RunningStack(services);
+  const stack = new RunningStack(services, o.restart ?? null);
   const logs: TestStack['logs'] = [];
   stack.start((service, line) => {
     logs.push({ service, line });

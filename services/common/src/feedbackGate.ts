@@ -30,7 +30,10 @@ export interface GateDecision {
   since: string | null;
   bad: number;
   threshold: number;
-  /** True when `bad` exceeds `threshold`. */
+  /** Distinct clients behind the bad ratings, when known, and how many are required. */
+  bad_raters?: number;
+  min_raters?: number;
+  /** True when `bad` exceeds `threshold` (and enough distinct clients rated bad). */
   trigger: boolean;
   source: 'stats' | 'store';
 }
@@ -39,7 +42,7 @@ export interface GateDecision {
 export interface ModelStats {
   model: string;
   live_version: string | null;
-  versions: { version: string; requests?: number; good?: number; bad: number; bad_rate?: number; since?: string | null }[];
+  versions: { version: string; requests?: number; good?: number; bad: number; bad_raters?: number; bad_rate?: number; since?: string | null }[];
 }
 
 /** Parses feedback.jsonl text; blank and malformed lines are skipped (a half-written last line included). */
@@ -71,13 +74,18 @@ export function checkThreshold(threshold: number): number {
   return threshold;
 }
 
-/** The decision from the gateway's statistics. */
-export function gateFromStats(stats: ModelStats, threshold = DEFAULT_BAD_FEEDBACK_THRESHOLD): GateDecision {
+/**
+ * The decision from the gateway's statistics. With `minRaters`, the bad ratings must also
+ * come from at least that many distinct clients: one client's streak never retrains a model.
+ */
+export function gateFromStats(stats: ModelStats, threshold = DEFAULT_BAD_FEEDBACK_THRESHOLD, minRaters = 1): GateDecision {
   checkThreshold(threshold);
   const live = stats.live_version;
   const entry = live ? stats.versions.find((v) => v.version === live) : undefined;
   const bad = entry?.bad ?? 0;
-  return { model: stats.model, live_version: live, since: entry?.since ?? null, bad, threshold, trigger: live !== null && bad > threshold, source: 'stats' };
+  const badRaters = entry?.bad_raters ?? bad;
+  const trigger = live !== null && bad > threshold && badRaters >= minRaters;
+  return { model: stats.model, live_version: live, since: entry?.since ?? null, bad, threshold, bad_raters: badRaters, min_raters: minRaters, trigger, source: 'stats' };
 }
 
 /**

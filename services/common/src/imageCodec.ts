@@ -22,8 +22,9 @@ export interface ImageInfo {
 /**
  * Reads only the header: 415 when it is no image format we take, 422 when it cannot be
  * parsed, 413 when the declared pixel count is over the limit (decompression bombs).
+ * Takes the bytes or the path of a file holding them.
  */
-export async function probeImage(bytes: Uint8Array, maxPixels: number): Promise<ImageInfo> {
+export async function probeImage(bytes: Uint8Array | string, maxPixels: number): Promise<ImageInfo> {
   let meta: Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();

@@ -18,3 +18,6 @@ export * from './feedbackGate.ts';
 export * from './jsonl.ts';
 export * from './store/index.ts';
 export * from './release.ts';
+export * from './serverLimits.ts';
+export * from './versionCheck.ts';
+export * from './clientGone.ts';

@@ -9,6 +9,7 @@
 import { HttpError } from './httpService.ts';
 import type { ModelStore } from './modelStore.ts';
 import { NO_CANARY, type HistoryEntry } from './routingPolicy.ts';
+import { UnverifiableVersionError, verifyVersion } from './versionCheck.ts';
 import { sharedPlatformStore } from './store/open.ts';
 import type { PlatformStore, ReleaseWriter } from './store/types.ts';
 
@@ -56,6 +57,13 @@ export class ReleaseOwner {
 
   private async requireVersion(model: string, version: string): Promise<void> {
     if (!(await this.models.hasVersion(model, version))) throw new HttpError(404, `model ${model} has no version ${version}`);
+    // Only a version whose artefact matches its card and loads may take traffic.
+    try {
+      await verifyVersion(this.models, model, version);
+    } catch (err) {
+      if (err instanceof UnverifiableVersionError) throw new HttpError(409, err.message);
+      throw err;
+    }
   }
 
   private endCanary(w: ReleaseWriter, actor: string, reason?: string): Promise<void> {

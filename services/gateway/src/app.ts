@@ -1,11 +1,11 @@
 /** The API gateway: composes plugins and routes; main.ts only starts it. */
-import { access, constants } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
-import { createService, ensureAdminToken, openPlatformStore } from '@nst/common';
+import { applyConnectionCap, createService, ensureAdminToken, openPlatformStore, serverLimitOptions } from '@nst/common';
 import type { GatewayConfig } from './config.ts';
 import { createContext, type GatewayContext } from './context.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
@@ -16,11 +16,22 @@ import { adminRoutes } from './routes/admin.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { FinetuneClient } from './finetuneClient.ts';
 import { LoopAutomation } from './loopAutomation.ts';
+import { protectionPlugin } from './plugins/protection.ts';
+import { rateLimitsPlugin } from './plugins/rateLimits.ts';
+import { scheduleRetention } from './retentionJob.ts';
+import { storageProblems } from './storageHealth.ts';
 
 export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: FastifyInstance; ctx: GatewayContext }> {
-  const app = createService({ service: 'gateway', logLevel: config.LOG_LEVEL, bodyLimit: 1024 * 1024 });
+  const app = createService({
+    service: 'gateway',
+    logLevel: config.LOG_LEVEL,
+    bodyLimit: 1024 * 1024,
+    fastify: { ...serverLimitOptions(config), trustProxy: config.NST_TRUST_PROXY },
+  });
+  applyConnectionCap(app, config);
   const platform = await openPlatformStore({ storageDir: config.NST_STORAGE_DIR, databaseUrl: config.NST_DATABASE_URL });
   const ctx = createContext(config, app.metrics, platform, app.log);
+  await protectionPlugin(app, { maxEventLoopDelayMs: config.NST_MAX_EVENT_LOOP_DELAY_MS });
 
   await app.register(swagger, {
     openapi: {
@@ -30,7 +41,8 @@ export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: Fas
   });
   await app.register(cookie);
   await app.register(multipart, {
-    limits: { fileSize: config.NST_MAX_UPLOAD_BYTES, files: 1, fields: 10, fieldSize: 1024, parts: 12 },
+    // Two files are let through so that the route can say why a second one is refused.
+    limits: { fileSize: config.NST_MAX_UPLOAD_BYTES, files: 2, fields: 10, fieldSize: 1024, parts: 12 },
     throwFileSizeLimit: true,
   });
   // @fastify/multipart reports an oversized file as 413 already; keep its message readable.
@@ -44,7 +56,11 @@ export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: Fas
   const finetune = new FinetuneClient(config.NST_FINETUNE_URL, token);
   const loop = new LoopAutomation(ctx, finetune, app.log);
 
-  stylizeRoutes(app, ctx);
+  await rateLimitsPlugin(app, {
+    perMinute: { '/api/stylize': config.NST_RATE_LIMIT_STYLIZE, '/stylize': config.NST_RATE_LIMIT_STYLIZE, '/api/feedback': config.NST_RATE_LIMIT_FEEDBACK, '/feedback': config.NST_RATE_LIMIT_FEEDBACK },
+    clientsPerIp: config.NST_RATE_LIMIT_CLIENTS_PER_IP,
+  });
+  stylizeRoutes(app, ctx, token);
   feedbackRoutes(app, ctx, (model) => loop.afterFeedback(model));
   statsRoutes(app, ctx);
   adminRoutes(app, ctx, finetune, token);
@@ -53,15 +69,12 @@ export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: Fas
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/ready', { schema: { hide: true } }, async (_req, reply) => {
-    const storage = await access(config.NST_STORAGE_DIR, constants.W_OK).then(
-      () => true,
-      () => false,
-    );
-    const [models, store] = await Promise.all([
+    const [problems, models, store] = await Promise.all([
+      storageProblems([config.NST_STORAGE_DIR, ctx.images.inputDir, ctx.images.outputDir]),
       Promise.all(config.NST_MODELS.map(async (m) => [m.name, await ctx.inference.ready(m.name)] as const)).then(Object.fromEntries),
       platform.health(),
     ]);
-    if (!storage) return reply.status(503).send({ status: 'unavailable', reason: 'storage is not writable', models, store });
+    if (problems.length > 0) return reply.status(503).send({ status: 'unavailable', reason: `storage is not writable: ${problems.join('; ')}`, models, store });
     if (!store.ok) return reply.status(503).send({ status: 'unavailable', reason: `the ${store.backend} store is not usable: ${store.detail}`, models, store });
     return { status: 'ready', models, store };
   });
@@ -75,6 +88,10 @@ export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: Fas
     else app.log.warn({ dir: config.NST_FRONTEND_DIR }, 'frontend not built (pnpm build:frontend): the UI is not served');
   }
 
+  if (config.NST_IMAGE_RETENTION_SCHEDULE) {
+    const stop = scheduleRetention(config.NST_STORAGE_DIR, config.NST_IMAGE_RETENTION_DAYS, app.log);
+    app.addHook('onClose', async () => stop());
+  }
   app.addHook('onClose', async () => {
     await ctx.inference.close();
     await platform.close();

@@ -2,7 +2,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { booleanFlag, parseConfig, port, positiveInt, sharedEnv } from '@nst/common';
+import { retentionEnv } from './retentionJob.ts';
+import { booleanFlag, parseConfig, port, positiveInt, serverLimitsEnv, sharedEnv } from '@nst/common';
 
 const DEFAULT_FRONTEND_DIR = fileURLToPath(new URL('../../../frontend/dist', import.meta.url));
 
@@ -33,11 +34,34 @@ const urlMap = z.string().transform((s, ctx) => {
 const schema = z
   .object({
     ...sharedEnv,
+    ...serverLimitsEnv,
     NST_GATEWAY_PORT: port(8080),
     NST_INFERENCE_URLS: urlMap.optional(),
     /** Bound on one forwarded request; past it the answer is 503 naming the model. */
     NST_INFERENCE_TIMEOUT_MS: positiveInt(60_000),
+    /**
+     * Stylise requests forwarded to one model at once: what its inference service runs plus
+     * what it queues (NST_INFER_CONCURRENCY + NST_QUEUE_SIZE there). Beyond it the gateway
+     * answers 503 + Retry-After at once, and its connection pool per model has this size.
+     */
+    NST_INFERENCE_MAX_IN_FLIGHT: positiveInt(17),
     NST_MAX_UPLOAD_BYTES: positiveInt(25 * 1024 * 1024),
+    /** Uploads received at once (each streams to disk); beyond it 503 + Retry-After. */
+    NST_MAX_CONCURRENT_UPLOADS: positiveInt(16),
+    /** Whole-process back-pressure (@fastify/under-pressure): event-loop delay that sheds load. */
+    NST_MAX_EVENT_LOOP_DELAY_MS: positiveInt(1000),
+    /** Requests per minute per client (and NST_RATE_LIMIT_CLIENTS_PER_IP times that per IP); 0 = no limit. */
+    NST_RATE_LIMIT_STYLIZE: z.coerce.number().int().min(0).default(30),
+    NST_RATE_LIMIT_FEEDBACK: z.coerce.number().int().min(0).default(30),
+    NST_RATE_LIMIT_CLIENTS_PER_IP: positiveInt(4),
+    /** Fastify trustProxy: true, false, or the proxies' addresses (for the client IP behind nginx). */
+    NST_TRUST_PROXY: z
+      .string()
+      .default('false')
+      .transform((v) => (v === 'true' ? true : v === 'false' ? false : v)),
+    ...retentionEnv,
+    /** Run the retention job daily inside the gateway (the local stack); clusters run it as a CronJob. */
+    NST_IMAGE_RETENTION_SCHEDULE: booleanFlag(false),
     NST_MAX_PIXELS: positiveInt(50_000_000),
     NST_MAX_SIDE_LIMIT: positiveInt(2048),
     NST_SERVE_FRONTEND: booleanFlag(true),
@@ -48,6 +72,12 @@ const schema = z
     NST_AUTO_DECIDE: booleanFlag(false),
     NST_AUTO_MIN_RATED: positiveInt(20),
     NST_AUTO_MARGIN: z.coerce.number().min(0).max(1).default(0.05),
+    /**
+     * The gate and the rule count distinct clients: the gate fires only when this many
+     * clients rated the live version bad, the rule decides only when this many rated each
+     * version. One client cannot steer the loop alone.
+     */
+    NST_LOOP_MIN_CLIENTS: positiveInt(3),
     /** Feedback gate: over the threshold of bad ratings for the live version, fine-tune and canary. */
     NST_AUTO_FINETUNE: booleanFlag(false),
     NST_FEEDBACK_GATE_THRESHOLD: z.coerce.number().int().min(0).default(5),

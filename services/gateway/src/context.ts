@@ -47,7 +47,7 @@ export function createContext(config: GatewayConfig, registry: Registry, platfor
     /** The only writer of latest.txt, the canary policy and the history. */
     release: new ReleaseOwner(store, platform, log),
     resolver: new VersionResolver(store, platform),
-    inference: new InferenceClient(config.inferenceUrls, config.NST_INFERENCE_TIMEOUT_MS, (model, reason) => metrics.upstreamErrors.labels(model, reason).inc()),
+    inference: new InferenceClient(config.inferenceUrls, config.NST_INFERENCE_TIMEOUT_MS, (model, reason) => metrics.upstreamErrors.labels(model, reason).inc(), config.NST_INFERENCE_MAX_IN_FLIGHT),
     modelNames: new Set(config.NST_MODELS.map((m) => m.name)),
   };
 }

@@ -3,10 +3,10 @@
  * the client; each result has a sidecar recording which model version produced it.
  */
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from '@nst/common';
+import { HttpError, writeFileAtomic } from '@nst/common';
 
 export const INPUT_NAME = /^in_[0-9a-f-]{36}\.(jpeg|png|webp|gif|tiff|avif|heif)$/;
 export const OUTPUT_NAME = /^out_[0-9a-f-]{36}\.(png|jpeg|webp)$/;
@@ -40,6 +40,33 @@ export class ImageStore {
 
   async saveInput(name: string, bytes: Uint8Array): Promise<void> {
     await writeFileAtomic(path.join(this.inputDir, name), bytes);
+  }
+
+  inputPath(name: string): string {
+    return path.join(this.inputDir, name);
+  }
+
+  /** Gives a complete upload file (in the input folder) its stored name. */
+  async keepInput(name: string, uploadedFile: string): Promise<void> {
+    await rename(uploadedFile, this.inputPath(name));
+  }
+
+  async removeInput(name: string): Promise<void> {
+    await rm(this.inputPath(name), { force: true });
+  }
+
+  /**
+   * Stores a result for a kept upload. When that fails (disk full, folder not writable)
+   * the upload is removed too, so nothing half-stored stays behind, and the answer says why.
+   */
+  async saveResult(inputName: string, outputName: string, bytes: Uint8Array, record: OutputRecord): Promise<void> {
+    try {
+      await this.saveOutput(outputName, bytes, record);
+    } catch (err) {
+      await Promise.all([this.removeInput(inputName), rm(path.join(this.outputDir, outputName), { force: true })]).catch(() => undefined);
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new HttpError(503, `the result could not be stored (${code} in output_images); nothing was kept, try again later`, { 'retry-after': '60' });
+    }
   }
 
   /** The result first, then its record: a record always points at a complete image. */

@@ -3,7 +3,11 @@
  * replica). Requests alternate between a model's replicas; one that cannot be reached or is
  * stopping (503 with the draining header) is retried once on the next replica, and skipped
  * for a moment after. Every failure becomes an HttpError naming the model, within a bounded time.
+ * At most maxInFlight requests per replica are forwarded, what a service runs plus queues;
+ * each pool has that many connections, so a request never waits unseen for a socket, and
+ * the excess is answered 503 at once instead of after a timeout.
  */
+import type { Readable } from 'node:stream';
 import { Pool, errors, type Dispatcher } from 'undici';
 import { DRAINING_HEADER, HttpError, type OutputFormat } from '@nst/common';
 import { REPLICA_SEPARATOR } from './config.ts';
@@ -30,11 +34,15 @@ export interface InferenceResult {
 
 export interface InferRequest {
   model: string;
-  version: string;
-  image: Uint8Array;
+  /** A named version; without one the service uses its live version (the one it verified and loaded). */
+  version?: string;
+  /** The image bytes, or a function opening a fresh stream of them (an upload on disk), so a retry can send them again. */
+  image: Uint8Array | (() => Readable);
   maxSide?: number;
   format: OutputFormat;
   requestId: string;
+  /** Aborts the forwarded request (the client went away). */
+  signal?: AbortSignal;
 }
 
 export class InferenceClient {
@@ -42,11 +50,13 @@ export class InferenceClient {
   private readonly replicas: Record<string, string[]>;
   private readonly next = new Map<string, number>();
   private readonly skipUntil = new Map<string, number>();
+  private readonly inFlight = new Map<string, number>();
 
   constructor(
     urls: Record<string, string>,
     private readonly timeoutMs: number,
     private readonly onUpstreamError: (model: string, reason: string) => void = () => undefined,
+    private readonly maxInFlight = 17,
   ) {
     this.replicas = Object.fromEntries(Object.entries(urls).map(([m, u]) => [m, u.split(REPLICA_SEPARATOR)]));
   }
@@ -54,7 +64,8 @@ export class InferenceClient {
   private pool(url: string): Pool {
     let pool = this.pools.get(url);
     if (!pool) {
-      pool = new Pool(url, { connections: 16, keepAliveTimeout: 30_000, connectTimeout: Math.min(5_000, this.timeoutMs) });
+      // One more connection than the cap, for the /ready probe.
+      pool = new Pool(url, { connections: this.maxInFlight + 1, keepAliveTimeout: 30_000, connectTimeout: Math.min(5_000, this.timeoutMs) });
       this.pools.set(url, pool);
     }
     return pool;
@@ -71,8 +82,29 @@ export class InferenceClient {
     return [...turn.filter(usable), ...turn.filter((u) => !usable(u))];
   }
 
+  /** Requests now forwarded to a model. */
+  active(model: string): number {
+    return this.inFlight.get(model) ?? 0;
+  }
+
   async infer(r: InferRequest): Promise<InferenceResult> {
-    const query = new URLSearchParams({ version: r.version, format: r.format });
+    const n = this.active(r.model);
+    const cap = this.maxInFlight * this.replicas[r.model]!.length;
+    if (n >= cap) {
+      this.onUpstreamError(r.model, 'shed');
+      throw new HttpError(503, `model ${r.model} is at capacity (${n} requests in progress); retry shortly`, { 'retry-after': '1' });
+    }
+    this.inFlight.set(r.model, n + 1);
+    try {
+      return await this.forward(r);
+    } finally {
+      this.inFlight.set(r.model, this.active(r.model) - 1);
+    }
+  }
+
+  private async forward(r: InferRequest): Promise<InferenceResult> {
+    const query = new URLSearchParams({ format: r.format });
+    if (r.version) query.set('version', r.version);
     if (r.maxSide) query.set('max_size', String(r.maxSide));
     const [first, second] = this.order(r.model);
     const attempt = async (url: string, failOver: boolean): Promise<{ res: Dispatcher.ResponseData; body: Buffer } | { retry: unknown }> => {
@@ -81,14 +113,14 @@ export class InferenceClient {
         res = await this.pool(url).request({
           method: 'POST',
           path: `/infer?${query}`,
-          body: r.image,
+          body: typeof r.image === 'function' ? r.image() : r.image,
           headers: { 'content-type': 'application/octet-stream', 'x-request-id': r.requestId },
           headersTimeout: this.timeoutMs,
           bodyTimeout: this.timeoutMs,
-          signal: AbortSignal.timeout(this.timeoutMs),
+          signal: r.signal ? AbortSignal.any([r.signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs),
         });
       } catch (err) {
-        if (!isConnectionError(err)) throw this.unavailable(r.model, err);
+        if (r.signal?.aborted || !isConnectionError(err)) throw this.unavailable(r, err);
         this.skipUntil.set(url, Date.now() + SKIP_MS);
         return { retry: err };
       }
@@ -96,7 +128,7 @@ export class InferenceClient {
       try {
         body = Buffer.from(await res.body.arrayBuffer());
       } catch (err) {
-        throw this.unavailable(r.model, err);
+        throw this.unavailable(r, err);
       }
       if (res.statusCode === 503 && res.headers[DRAINING_HEADER]) {
         this.skipUntil.set(url, Date.now() + SKIP_MS);
@@ -110,7 +142,7 @@ export class InferenceClient {
     if ('retry' in outcome) {
       if (!second) await new Promise((resolve) => setTimeout(resolve, LONE_RETRY_DELAY_MS));
       outcome = await attempt(second ?? first!, false);
-      if ('retry' in outcome) throw this.unavailable(r.model, outcome.retry);
+      if ('retry' in outcome) throw this.unavailable(r, outcome.retry);
     }
     const { res, body } = outcome;
     const header = (name: string) => {
@@ -136,7 +168,7 @@ export class InferenceClient {
     }
     return {
       image: body,
-      version: header('x-model-version') ?? r.version,
+      version: header('x-model-version') ?? r.version ?? 'unknown',
       width: Number(header('x-image-width')),
       height: Number(header('x-image-height')),
       timings,
@@ -162,7 +194,9 @@ export class InferenceClient {
     return urls.length > 1 ? { ...summary, ready: up.length > 0, replicas: up.length } : summary;
   }
 
-  private unavailable(model: string, err: unknown): HttpError {
+  private unavailable(r: InferRequest, err: unknown): HttpError {
+    const model = r.model;
+    if (r.signal?.aborted) return new HttpError(499, 'the client closed the connection');
     const timedOut = err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError || (err as Error).name === 'TimeoutError' || err instanceof errors.ConnectTimeoutError;
     this.onUpstreamError(model, timedOut ? 'timeout' : 'unreachable');
     const why = timedOut ? `did not answer within ${Math.round(this.timeoutMs / 1000)} s` : 'is not reachable';

@@ -2,7 +2,8 @@
  * The ML loop, run after each rating when switched on: the canary rule promotes or rolls
  * back a candidate with enough ratings (NST_AUTO_DECIDE), and the feedback gate starts a
  * fine-tune published as a canary when the live version collects too many bad ratings
- * (NST_AUTO_FINETUNE).
+ * (NST_AUTO_FINETUNE). Both count distinct clients (NST_LOOP_MIN_CLIENTS), so no single
+ * client can start a fine-tune or decide a canary.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { decideCanary, gateFromStats } from '@nst/common';
@@ -33,14 +34,14 @@ export class LoopAutomation {
       if (c.NST_AUTO_DECIDE && stats.canary && live) {
         const cand = stats.versions.find((v) => v.version === stats.canary!.version);
         if (cand) {
-          const verdict = decideCanary(live, cand, { minRated: c.NST_AUTO_MIN_RATED, margin: c.NST_AUTO_MARGIN });
+          const verdict = decideCanary(live, cand, { minRated: c.NST_AUTO_MIN_RATED, margin: c.NST_AUTO_MARGIN, minRaters: c.NST_LOOP_MIN_CLIENTS });
           if (verdict.action === 'promote') await this.ctx.release.promote(model, 'auto-rule', verdict.reason);
           else if (verdict.action === 'rollback') await this.ctx.release.rollback(model, undefined, 'auto-rule', verdict.reason);
           return;
         }
       }
       if (c.NST_AUTO_FINETUNE && !stats.canary && live) {
-        const gate = gateFromStats(stats, c.NST_FEEDBACK_GATE_THRESHOLD);
+        const gate = gateFromStats(stats, c.NST_FEEDBACK_GATE_THRESHOLD, c.NST_LOOP_MIN_CLIENTS);
         if (!gate.trigger || (await this.jobActive(model))) return;
         const body = { steps: 20, image_size: 128, batch_size: 1, data: 'both', ...c.NST_AUTO_FINETUNE_PARAMS, model, publish: 'canary', canary_percent: c.NST_AUTO_CANARY_PERCENT };
         const res = await this.finetune.call('POST', '/finetune', body);

@@ -1,7 +1,9 @@
 /**
  * Which version of a model serves a request: a pinned one (X-Model-Version), else the
  * canary candidate for the clients whose sticky bucket falls in its share, else the live
- * version named by latest.txt.
+ * version named by latest.txt. Anyone may pin a version being served (live or canary);
+ * pinning any other stored version needs the admin token, so clients cannot route
+ * themselves (and their ratings) to versions nobody released.
  */
 import { createHash } from 'node:crypto';
 import { HttpError, type ModelStore, type PlatformStore } from '@nst/common';
@@ -36,9 +38,14 @@ export class VersionResolver {
     return version;
   }
 
-  async resolve(model: string, opts: { pinned?: string; clientId?: string } = {}): Promise<Resolution> {
+  async resolve(model: string, opts: { pinned?: string; clientId?: string; mayPinAny?: boolean } = {}): Promise<Resolution> {
     if (opts.pinned) {
       if (!(await this.store.hasVersion(model, opts.pinned))) throw new HttpError(404, `model ${model} has no version ${opts.pinned}`);
+      if (!opts.mayPinAny) {
+        const [live, policy] = await Promise.all([this.live(model), this.platform.policy(model)]);
+        const served = opts.pinned === live || (policy.percent > 0 && opts.pinned === policy.candidate);
+        if (!served) throw new HttpError(403, `${opts.pinned} is not being served; pinning it needs the admin token`);
+      }
       return { version: opts.pinned, reason: 'pinned' };
     }
     const live = await this.live(model);

@@ -6,14 +6,17 @@ import {
   HttpError,
   ModelStore,
   OUTPUT_FORMATS,
+  abortedWhenClientLeaves,
+  applyConnectionCap,
   createService,
   decodeForNetwork,
   encodeImage,
+  serverLimitOptions,
   type OutputFormat,
 } from '@nst/common';
 import type { InferenceConfig } from './config.ts';
 import { ModelVersions, UnknownVersionError } from './modelVersions.ts';
-import { QueueFullError, WorkQueue } from './workQueue.ts';
+import { JobCancelledError, QueueFullError, WorkQueue } from './workQueue.ts';
 
 export interface InferenceApp {
   app: FastifyInstance;
@@ -32,7 +35,8 @@ function parseOptions(query: Record<string, string | undefined>, config: Inferen
 
 export async function buildInferenceApp(config: InferenceConfig): Promise<InferenceApp> {
   const service = `inference-${config.NST_MODEL}`;
-  const app = createService({ service, logLevel: config.LOG_LEVEL, bodyLimit: config.NST_MAX_UPLOAD_BYTES });
+  const app = createService({ service, logLevel: config.LOG_LEVEL, bodyLimit: config.NST_MAX_UPLOAD_BYTES, fastify: serverLimitOptions(config) });
+  applyConnectionCap(app, config);
   const store = new ModelStore(config.NST_STORAGE_DIR);
   const model = config.NST_MODEL;
   const registers = [app.metrics];
@@ -59,6 +63,8 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
     registers,
   });
   const rejected = new Counter({ name: 'nst_inference_rejected_total', help: 'Requests refused because the queue was full', labelNames: ['model'] as const, registers });
+  const cancelled = new Counter({ name: 'nst_inference_cancelled_total', help: 'Queued requests dropped because their client went away', labelNames: ['model'] as const, registers });
+  const loadFailures = new Counter({ name: 'nst_model_load_failures_total', help: 'Versions not switched to: artefact does not match its card, or does not load', labelNames: ['model', 'version'] as const, registers });
   const queue = new WorkQueue(config.NST_INFER_CONCURRENCY, config.NST_QUEUE_SIZE);
   new Gauge({
     name: 'nst_inference_queue_depth',
@@ -74,11 +80,13 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
   const versions = new ModelVersions({
     store,
     model,
-    threads: config.NST_ORT_THREADS,
+    threads: config.threads,
+    memArena: config.NST_ORT_MEM_ARENA,
     extraVersions: config.NST_EXTRA_VERSIONS,
     reloadIntervalMs: config.NST_RELOAD_INTERVAL_MS,
     log: app.log,
     onLoaded: (version, ms) => loadSeconds.labels(model, version).observe(ms / 1000),
+    onLoadFailed: (version) => loadFailures.labels(model, version).inc(),
   });
   new Gauge({
     name: 'nst_model_live_info',
@@ -96,10 +104,12 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
   app.get('/ready', async (_req, reply) => {
     const version = versions.liveVersion;
     if (!version) return reply.status(503).send({ status: 'loading', model });
-    return { status: 'ready', model, style: config.style, version, loaded: versions.loadedVersions };
+    const failed = versions.loadFailure;
+    return { status: 'ready', model, style: config.style, version, loaded: versions.loadedVersions, ...(failed ? { failed } : {}) };
   });
 
   app.post('/infer', async (req, reply) => {
+    const gone = abortedWhenClientLeaves(reply);
     const { maxSide, format, version } = parseOptions(req.query as Record<string, string | undefined>, config);
     const body = req.body;
     if (!Buffer.isBuffer(body) || body.length === 0) throw new HttpError(400, 'the request body must be the image bytes');
@@ -120,8 +130,12 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
         const t = performance.now();
         const pixels = await loaded.run(input.data, input.width, input.height);
         return { pixels, ms: performance.now() - t };
-      });
+      }, gone);
     } catch (err) {
+      if (err instanceof JobCancelledError) {
+        cancelled.labels(model).inc();
+        throw new HttpError(499, `${model}: ${err.message}`);
+      }
       if (err instanceof QueueFullError) {
         rejected.labels(model).inc();
         throw new HttpError(503, `${model} is busy: ${err.message}; retry shortly`, { 'retry-after': '1' });

@@ -1,10 +1,12 @@
 /** The inference service's configuration, validated once at start-up. */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { parseConfig, positiveInt, sharedEnv } from '@nst/common';
+import { booleanFlag, parseConfig, positiveInt, serverLimitsEnv, sharedEnv } from '@nst/common';
 
 const schema = z
   .object({
     ...sharedEnv,
+    ...serverLimitsEnv,
     /** Which model this process serves (a name from NST_MODELS). */
     NST_MODEL: z.string().default('model1'),
     /** Port; defaults to 8000 + the model's position in NST_MODELS (model1 → 8001). */
@@ -13,8 +15,16 @@ const schema = z
     NST_MAX_SIDE_LIMIT: positiveInt(2048),
     NST_MAX_PIXELS: positiveInt(50_000_000),
     NST_MAX_UPLOAD_BYTES: positiveInt(25 * 1024 * 1024),
-    /** onnxruntime intra-op threads; 0 lets onnxruntime use every core. */
-    NST_ORT_THREADS: z.coerce.number().int().min(0).default(0),
+    /**
+     * onnxruntime intra-op threads; 0 lets onnxruntime use every core. Unset: the host's
+     * cores divided among the inference processes on it (NST_INFERENCE_PROCESSES), so
+     * they do not oversubscribe the machine.
+     */
+    NST_ORT_THREADS: z.coerce.number().int().min(0).optional(),
+    /** Inference processes sharing this host's cores; defaults to the number of models. */
+    NST_INFERENCE_PROCESSES: z.coerce.number().int().positive().optional(),
+    /** onnxruntime's CPU memory arena: faster repeat runs, but a large run's memory stays held. */
+    NST_ORT_MEM_ARENA: booleanFlag(false),
     /** Requests run at once; more wait in a queue of NST_QUEUE_SIZE, then get 503. */
     NST_INFER_CONCURRENCY: positiveInt(1),
     NST_QUEUE_SIZE: z.coerce.number().int().min(0).default(16),
@@ -28,7 +38,9 @@ const schema = z
       ctx.addIssue({ code: 'custom', path: ['NST_MODEL'], message: `${c.NST_MODEL} is not in NST_MODELS (${c.NST_MODELS.map((m) => m.name).join(', ')})` });
       return z.NEVER;
     }
-    return { ...c, style: c.NST_MODELS[index]!.style, port: c.NST_INFERENCE_PORT ?? 8001 + index };
+    const processes = c.NST_INFERENCE_PROCESSES ?? c.NST_MODELS.length;
+    const threads = c.NST_ORT_THREADS ?? Math.max(1, Math.floor(availableParallelism() / processes));
+    return { ...c, style: c.NST_MODELS[index]!.style, port: c.NST_INFERENCE_PORT ?? 8001 + index, threads };
   });
 
 export type InferenceConfig = z.output<typeof schema>;

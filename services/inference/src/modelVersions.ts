@@ -2,11 +2,12 @@
  * Loaded versions of one model. The live version follows latest.txt (polled), other
  * versions load on demand and stay in a small LRU. A replaced session is released only
  * after the requests already using it have finished, so a reload never fails them.
+ * A version is switched to only once its artefact matches its card's sha256 and has
+ * loaded; one that fails keeps the previous version serving and is reported.
  */
-import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import type { FastifyBaseLogger } from 'fastify';
-import { ModelStore, ONNX_INPUT, ONNX_OUTPUT } from '@nst/common';
+import { ModelStore, ONNX_INPUT, ONNX_OUTPUT, UnverifiableVersionError, readVerifiedArtefact } from '@nst/common';
 
 export class UnknownVersionError extends Error {}
 
@@ -47,7 +48,17 @@ export interface ModelVersionsOptions {
   extraVersions: number;
   reloadIntervalMs: number;
   log: FastifyBaseLogger;
+  /** onnxruntime's CPU arena; off gives the memory of a large run back to the system. */
+  memArena?: boolean;
   onLoaded?: (version: string, ms: number) => void;
+  onLoadFailed?: (version: string, reason: string) => void;
+}
+
+/** The last version latest.txt named that could not be served, and why. */
+export interface LoadFailure {
+  version: string;
+  reason: string;
+  at: string;
 }
 
 export class ModelVersions {
@@ -56,11 +67,16 @@ export class ModelVersions {
   private readonly loading = new Map<string, Promise<LoadedVersion>>();
   private timer: NodeJS.Timeout | null = null;
   private checking = false;
+  private failure: LoadFailure | null = null;
 
   constructor(private readonly opts: ModelVersionsOptions) {}
 
   get liveVersion(): string | null {
     return this.live?.version ?? null;
+  }
+  /** Set while latest.txt names a version that failed to load (the previous one keeps serving). */
+  get loadFailure(): LoadFailure | null {
+    return this.failure;
   }
   get loadedVersions(): string[] {
     return [...(this.live ? [this.live.version] : []), ...this.extra.keys()];
@@ -87,8 +103,26 @@ export class ModelVersions {
     this.checking = true;
     try {
       const wanted = await this.opts.store.latest(this.opts.model);
-      if (!wanted || wanted === this.live?.version) return;
-      const next = this.extra.get(wanted) ?? (await this.load(wanted));
+      if (!wanted || wanted === this.live?.version) {
+        if (wanted) this.failure = null;
+        return;
+      }
+      // Artefacts are immutable: a version that failed once is not re-read every poll.
+      if (this.failure?.version === wanted) return;
+      let next: LoadedVersion;
+      try {
+        next = this.extra.get(wanted) ?? (await this.load(wanted));
+      } catch (err) {
+        const reason = err instanceof UnverifiableVersionError ? err.reason : (err as Error).message;
+        this.failure = { version: wanted, reason, at: new Date().toISOString() };
+        this.opts.onLoadFailed?.(wanted, reason);
+        this.opts.log.error(
+          { nst: { event: 'model_load_failed', model: this.opts.model, version: wanted, serving: this.live?.version ?? null }, error: { message: reason } },
+          `${this.opts.model} ${wanted} not switched to: ${reason}; still serving ${this.live?.version ?? 'nothing'}`,
+        );
+        return;
+      }
+      this.failure = null;
       this.extra.delete(wanted);
       const previous = this.live;
       this.live = next;
@@ -137,13 +171,19 @@ export class ModelVersions {
     if (pending) return pending;
     const started = performance.now();
     const promise = (async () => {
-      const bytes = await readFile(this.opts.store.onnxPath(this.opts.model, version));
-      const session = await ort.InferenceSession.create(bytes, {
-        intraOpNumThreads: this.opts.threads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-      });
+      const bytes = await readVerifiedArtefact(this.opts.store, this.opts.model, version);
+      let session: ort.InferenceSession;
+      try {
+        session = await ort.InferenceSession.create(bytes, {
+          intraOpNumThreads: this.opts.threads,
+          interOpNumThreads: 1,
+          executionMode: 'sequential',
+          graphOptimizationLevel: 'all',
+          enableCpuMemArena: this.opts.memArena ?? false,
+        });
+      } catch (err) {
+        throw new UnverifiableVersionError(this.opts.model, version, `onnxruntime cannot load it (${(err as Error).message})`);
+      }
       const ms = performance.now() - started;
       this.opts.onLoaded?.(version, ms);
       this.opts.log.info({ model: this.opts.model, version, load_ms: Math.round(ms) }, 'model version loaded');

@@ -72,6 +72,9 @@ interface Counted extends VersionCounts {
   /** Counting ratings per client id (ratings without one each count as their own rater). */
   clients: Map<string, number>;
   anonymous: number;
+  /** The same, for bad ratings only. */
+  badClients: Map<string, number>;
+  anonymousBad: number;
 }
 
 interface Rating {
@@ -158,15 +161,27 @@ export class FileStore implements PlatformStore {
 
   async versionCounts(model: string): Promise<VersionCounts[]> {
     await this.refresh();
-    return [...(this.counts.get(model)?.values() ?? [])].map(({ clients, anonymous, ...c }) => ({ ...c, hourly: new Map(c.hourly), raters: clients.size + anonymous }));
+    return [...(this.counts.get(model)?.values() ?? [])].map(({ clients, anonymous, badClients, anonymousBad, ...c }) => ({
+      ...c,
+      hourly: new Map(c.hourly),
+      raters: clients.size + anonymous,
+      badRaters: badClients.size + anonymousBad,
+    }));
   }
 
   private entry(model: string, version: string): Counted {
     let m = this.counts.get(model);
     if (!m) this.counts.set(model, (m = new Map()));
     let v = m.get(version);
-    if (!v) m.set(version, (v = { version, requests: 0, good: 0, bad: 0, raters: 0, since: null, hourly: new Map(), clients: new Map(), anonymous: 0 }));
+    if (!v) m.set(version, (v = { version, requests: 0, good: 0, bad: 0, raters: 0, badRaters: 0, since: null, hourly: new Map(), clients: new Map(), anonymous: 0, badClients: new Map(), anonymousBad: 0 }));
     return v;
+  }
+
+  private static countRater(clients: Map<string, number>, client: string | null, sign: 1 | -1, anonymous: () => void): void {
+    if (client === null) return void anonymous();
+    const n = (clients.get(client) ?? 0) + sign;
+    if (n > 0) clients.set(client, n);
+    else clients.delete(client);
   }
 
   private static note(v: Counted, at: string | undefined | null): void {
@@ -182,12 +197,8 @@ export class FileStore implements PlatformStore {
       if (h[0] === 0 && h[1] === 0) v.hourly.delete(r.hour);
       else v.hourly.set(r.hour, h);
     }
-    if (r.client === null) v.anonymous += sign;
-    else {
-      const n = (v.clients.get(r.client) ?? 0) + sign;
-      if (n > 0) v.clients.set(r.client, n);
-      else v.clients.delete(r.client);
-    }
+    FileStore.countRater(v.clients, r.client, sign, () => (v.anonymous += sign));
+    if (r.rating === 'bad') FileStore.countRater(v.badClients, r.client, sign, () => (v.anonymousBad += sign));
   }
 
   /** Folds in new lines; concurrent callers share one pass so no line is counted twice. */

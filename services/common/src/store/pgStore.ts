@@ -125,15 +125,18 @@ export class PgStore implements PlatformStore {
          FROM feedback WHERE model = $1 GROUP BY version, rating, hour`,
         [model],
       ),
-      this.pool.query<{ version: string; n: number }>(
-        `SELECT version, (count(DISTINCT NULLIF(client_id, '')) + count(*) FILTER (WHERE client_id = ''))::int AS n FROM feedback WHERE model = $1 GROUP BY version`,
+      this.pool.query<{ version: string; n: number; bad: number }>(
+        `SELECT version,
+                (count(DISTINCT NULLIF(client_id, '')) + count(*) FILTER (WHERE client_id = ''))::int AS n,
+                (count(DISTINCT NULLIF(client_id, '')) FILTER (WHERE rating = 'bad') + count(*) FILTER (WHERE client_id = '' AND rating = 'bad'))::int AS bad
+         FROM feedback WHERE model = $1 GROUP BY version`,
         [model],
       ),
     ]);
     const out = new Map<string, VersionCounts>();
     const entry = (version: string) => {
       let v = out.get(version);
-      if (!v) out.set(version, (v = { version, requests: 0, good: 0, bad: 0, raters: 0, since: null, hourly: new Map() }));
+      if (!v) out.set(version, (v = { version, requests: 0, good: 0, bad: 0, raters: 0, badRaters: 0, since: null, hourly: new Map() }));
       return v;
     };
     const note = (v: VersionCounts, at: Date) => {
@@ -154,7 +157,7 @@ export class PgStore implements PlatformStore {
       h[r.rating === 'good' ? 0 : 1] += r.n;
       v.hourly.set(hour, h);
     }
-    for (const r of raters.rows) entry(r.version).raters = r.n;
+    for (const r of raters.rows) Object.assign(entry(r.version), { raters: r.n, badRaters: r.bad });
     return [...out.values()];
   }
 

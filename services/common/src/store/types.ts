@@ -46,6 +46,8 @@ export interface VersionCounts {
   bad: number;
   /** Distinct clients whose rating of this version counts. */
   raters: number;
+  /** Distinct clients whose bad rating of this version counts. */
+  badRaters: number;
   /** ISO time of the first request or rating seen for this version. */
   since: string | null;
   /** Ratings per hour: [hourStartIso, good, bad]. */

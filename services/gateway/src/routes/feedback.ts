@@ -4,8 +4,9 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError, type FeedbackEntry } from '@nst/common';
-import { clientIdOf } from '../clientId.ts';
 import type { GatewayContext } from '../context.ts';
+import { knownClientId } from '../clientId.ts';
+import { parseClientTime, requireProducingClient } from '../ratingRules.ts';
 
 interface FeedbackBody {
   feedback: 'good' | 'bad';
@@ -40,8 +41,8 @@ export function feedbackRoutes(app: FastifyInstance, ctx: GatewayContext, afterF
     if (record.content_image_filename !== b.content_image_filename) {
       throw new HttpError(400, `${b.output_image_filename} was made from ${record.content_image_filename}, not ${b.content_image_filename}`);
     }
-    const clientTime = typeof b.timestamp === 'number' ? new Date(b.timestamp) : new Date(b.timestamp);
-    if (Number.isNaN(clientTime.getTime())) throw new HttpError(400, 'timestamp must be an ISO-8601 date or epoch milliseconds');
+    const clientId = requireProducingClient(record, knownClientId(req), b.output_image_filename);
+    const clientTime = parseClientTime(b.timestamp);
     const line: FeedbackEntry = {
       feedback: b.feedback,
       model: b.model,
@@ -52,7 +53,7 @@ export function feedbackRoutes(app: FastifyInstance, ctx: GatewayContext, afterF
       received_at: new Date().toISOString(),
       ...(b.comment ? { comment: b.comment } : {}),
       request_id: req.id,
-      client_id: clientIdOf(req, reply),
+      client_id: clientId,
     };
     const { replaced } = await ctx.platform.addFeedback(line);
     ctx.metrics.feedback.labels(b.feedback, b.model, record.version).inc();

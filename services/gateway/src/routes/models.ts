@@ -2,7 +2,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
-import { HttpError, STYLES, versionName } from '@nst/common';
+import { HttpError, STYLES, parseVersionName, versionName } from '@nst/common';
 import type { GatewayContext } from '../context.ts';
 
 export function modelRoutes(app: FastifyInstance, ctx: GatewayContext): void {
@@ -30,6 +30,8 @@ export function modelRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   app.get('/api/models/:model/versions/:version', { schema: { summary: "A version's model card" } }, async (req) => {
     const { model, version } = req.params as { model: string; version: string };
     if (!ctx.modelNames.has(model)) throw new HttpError(404, `unknown model "${model}"`);
+    // Only names of the form <model>_v<N>: nothing else becomes part of a path.
+    if (parseVersionName(model, version) === null) throw new HttpError(404, `model ${model} has no version ${version}`);
     return ctx.store.card(model, version).catch(() => {
       throw new HttpError(404, `model ${model} has no version ${version}`);
     });

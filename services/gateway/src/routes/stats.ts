@@ -25,6 +25,7 @@ export async function modelStats(ctx: GatewayContext, model: string) {
         bad,
         rated: good + bad,
         raters: c?.raters ?? 0,
+        bad_raters: c?.badRaters ?? 0,
         bad_rate: badRate({ good, bad }),
         bad_rate_ci95: [lo, hi],
         since: c?.since ?? null,

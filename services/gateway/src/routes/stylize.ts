@@ -1,34 +1,18 @@
 /** POST /api/stylize (and the seed's /stylize): upload in, stylised image stored, JSON out. */
+import { createReadStream } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { HttpError, OUTPUT_FORMATS, probeImage, type OutputFormat } from '@nst/common';
+import { HttpError, OUTPUT_FORMATS, abortedWhenClientLeaves, checkBearer, probeImage, type OutputFormat } from '@nst/common';
 import type { GatewayContext } from '../context.ts';
 import { clientIdOf } from '../clientId.ts';
+import { UploadSlots, readUploadForm } from '../uploadForm.ts';
 
 interface StylizeForm {
-  image?: Buffer;
   model?: string;
   max_size?: string;
   format?: string;
 }
 
 const FIELDS = new Set(['model', 'max_size', 'format']);
-
-async function readForm(req: FastifyRequest): Promise<StylizeForm> {
-  if (!req.isMultipart()) throw new HttpError(415, 'send multipart/form-data with an "image" file and a "model" field');
-  const form: StylizeForm = {};
-  for await (const part of req.parts()) {
-    if (part.type === 'file') {
-      if (part.fieldname !== 'image' || form.image) {
-        await part.toBuffer();
-        throw new HttpError(400, `unexpected file field "${part.fieldname}"; send exactly one file named "image"`);
-      }
-      form.image = await part.toBuffer();
-    } else if (FIELDS.has(part.fieldname)) {
-      (form as Record<string, unknown>)[part.fieldname] = String(part.value);
-    }
-  }
-  return form;
-}
 
 export const stylizeResponseSchema = {
   type: 'object',
@@ -47,13 +31,27 @@ export const stylizeResponseSchema = {
   },
 } as const;
 
-export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext): void {
+export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext, adminToken?: string): void {
   const { config, metrics } = ctx;
+  const slots = new UploadSlots(config.NST_MAX_CONCURRENT_UPLOADS);
+  const isAdmin = (req: FastifyRequest) => {
+    if (!adminToken || !req.headers.authorization) return false;
+    checkBearer(req.headers.authorization, adminToken);
+    return true;
+  };
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     const started = performance.now();
-    const form = await readForm(req);
+    const upload = await readUploadForm(req, { dir: ctx.images.inputDir, fields: FIELDS, slots });
+    try {
+      return await stylize(req, reply, started, upload.fields as StylizeForm, upload.imagePath, upload.imageBytes);
+    } finally {
+      await upload.discard();
+    }
+  };
+  const stylize = async (req: FastifyRequest, reply: FastifyReply, started: number, form: StylizeForm, imagePath: string | null, imageBytes: number) => {
+    const gone = abortedWhenClientLeaves(reply);
     const uploadedAt = performance.now();
-    if (!form.image || form.image.length === 0) throw new HttpError(400, 'missing "image": attach the photo as a file field named "image"');
+    if (!imagePath || imageBytes === 0) throw new HttpError(400, 'missing "image": attach the photo as a file field named "image"');
     if (!form.model) throw new HttpError(400, 'missing "model": name one of the models from GET /api/models');
     const model = form.model;
     if (!ctx.modelNames.has(model)) throw new HttpError(404, `unknown model "${model}"; known: ${[...ctx.modelNames].join(', ')}`);
@@ -67,24 +65,28 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     const format = (form.format || 'png') as OutputFormat;
     if (!OUTPUT_FORMATS.includes(format)) throw new HttpError(400, `format must be one of ${OUTPUT_FORMATS.join(', ')}`);
 
-    const info = await probeImage(form.image, config.NST_MAX_PIXELS);
+    const info = await probeImage(imagePath, config.NST_MAX_PIXELS);
     const pinned = req.headers['x-model-version'];
     const clientId = clientIdOf(req, reply);
-    const { version, reason } = await ctx.resolver.resolve(model, { pinned: typeof pinned === 'string' && pinned ? pinned : undefined, clientId });
+    const { version, reason } = await ctx.resolver.resolve(model, {
+      pinned: typeof pinned === 'string' && pinned ? pinned : undefined,
+      clientId,
+      mayPinAny: typeof pinned === 'string' && pinned !== '' && isAdmin(req),
+    });
     const inputName = ctx.images.newInputName(info.format);
-    const savingInput = ctx.images.saveInput(inputName, form.image);
+    await ctx.images.keepInput(inputName, imagePath);
     let result;
     try {
-      result = await ctx.inference.infer({ model, version, image: form.image, maxSide, format, requestId: String(req.id) });
+      // The live version is the one the inference service serves: it switches only to a version it verified.
+      result = await ctx.inference.infer({ model, version: reason === 'live' ? undefined : version, image: () => createReadStream(ctx.images.inputPath(inputName)), maxSide, format, requestId: String(req.id), signal: gone });
     } catch (err) {
       metrics.stylizeRequests.labels(model, version, String((err as HttpError).statusCode ?? 500)).inc();
-      await savingInput.catch(() => undefined);
+      await ctx.images.removeInput(inputName);
       throw err;
     }
-    await savingInput;
     const forwardedAt = performance.now();
     const outputName = ctx.images.newOutputName(format);
-    await ctx.images.saveOutput(outputName, result.image, {
+    await ctx.images.saveResult(inputName, outputName, result.image, {
       model,
       version: result.version,
       content_image_filename: inputName,

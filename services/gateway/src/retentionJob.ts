@@ -1,0 +1,119 @@
+/**
+ * Deletes stored images older than the retention (NST_IMAGE_RETENTION_DAYS; 0 keeps all),
+ * except those something still refers to: a rating in feedback.jsonl (fine-tuning trains
+ * on rated uploads), a model card or routing history, or a training job's record. A result
+ * goes with its record; an upload whose result is kept is kept too.
+ *
+ * Run it as a job (`tsx src/retentionJob.ts` from services/gateway: the cluster's CronJob),
+ * or let the gateway run it daily (NST_IMAGE_RETENTION_SCHEDULE, the local stack).
+ */
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyBaseLogger } from 'fastify';
+import { z } from 'zod';
+import { createLogger, parseConfig, sharedEnv } from '@nst/common';
+
+export const retentionEnv = {
+  /** Stored images older than this many days are deleted (those still referred to are kept); 0 keeps all. */
+  NST_IMAGE_RETENTION_DAYS: z.coerce.number().min(0).default(30),
+};
+
+const IMAGE_NAME = /\b(?:in|out)_[0-9a-f-]{36}\.[a-z]+\b/g;
+const DAY_MS = 24 * 3600 * 1000;
+
+type Log = Pick<FastifyBaseLogger, 'info' | 'error'>;
+
+async function textsUnder(dir: string, ext: RegExp): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => []);
+  const files = entries.filter((e) => e.isFile() && ext.test(e.name)).map((e) => path.join(e.parentPath, e.name));
+  return Promise.all(files.map((f) => readFile(f, 'utf8').catch(() => '')));
+}
+
+/** Every image name the store's records mention. */
+async function referencedNames(storageDir: string): Promise<Set<string>> {
+  const texts = [
+    await readFile(path.join(storageDir, 'feedback.jsonl'), 'utf8').catch(() => ''),
+    ...(await textsUnder(path.join(storageDir, 'models'), /\.jsonl?$/)),
+    ...(await textsUnder(path.join(storageDir, 'training-jobs'), /\.jsonl?$/)),
+  ];
+  const names = new Set<string>();
+  for (const t of texts) for (const m of t.matchAll(IMAGE_NAME)) names.add(m[0]);
+  return names;
+}
+
+export interface RetentionResult {
+  deleted: number;
+  kept: number;
+  referenced: number;
+}
+
+export async function runRetention(storageDir: string, days: number, now = Date.now()): Promise<RetentionResult> {
+  const result: RetentionResult = { deleted: 0, kept: 0, referenced: 0 };
+  if (days <= 0) return result;
+  const cutoff = now - days * DAY_MS;
+  const keep = await referencedNames(storageDir);
+  const outputDir = path.join(storageDir, 'output_images');
+  const inputDir = path.join(storageDir, 'input_images');
+  const considered = async (dir: string, f: string, extra: string[] = []) => {
+    const file = path.join(dir, f);
+    const info = await stat(file).catch(() => null);
+    if (!info?.isFile()) return false;
+    if (keep.has(f)) {
+      result.referenced++;
+      return false;
+    }
+    if (info.mtimeMs >= cutoff) {
+      result.kept++;
+      return false;
+    }
+    await Promise.all([file, ...extra].map((p) => rm(p, { force: true })));
+    result.deleted++;
+    return true;
+  };
+  for (const f of await readdir(outputDir).catch(() => [] as string[])) {
+    if (!/^out_[0-9a-f-]{36}\.(png|jpeg|webp)$/.test(f)) continue;
+    const record = path.join(outputDir, `${f.replace(/\.[a-z]+$/, '')}.json`);
+    // A kept result keeps its upload (its record names it).
+    if (keep.has(f)) {
+      const text = await readFile(record, 'utf8').catch(() => '');
+      for (const m of text.matchAll(IMAGE_NAME)) keep.add(m[0]);
+    }
+    await considered(outputDir, f, [record]);
+  }
+  for (const f of await readdir(inputDir).catch(() => [] as string[])) {
+    if (/^in_[0-9a-f-]{36}\./.test(f)) await considered(inputDir, f);
+  }
+  return result;
+}
+
+/** Runs the job now and then every day; returns a function that stops the schedule. */
+export function scheduleRetention(storageDir: string, days: number, log: Log, everyMs = DAY_MS): () => void {
+  const once = () =>
+    runRetention(storageDir, days).then(
+      (r) => log.info({ nst: { event: 'image_retention', days, ...r } }, `image retention: ${r.deleted} deleted, ${r.referenced} kept for feedback or training, ${r.kept} younger than ${days} days`),
+      (err: Error) => log.error({ err }, 'image retention failed'),
+    );
+  const first = setTimeout(() => void once(), 10_000);
+  const timer = setInterval(() => void once(), everyMs);
+  first.unref();
+  timer.unref();
+  return () => {
+    clearTimeout(first);
+    clearInterval(timer);
+  };
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const config = parseConfig(z.object({ ...sharedEnv, ...retentionEnv }));
+  const log = createLogger('retention-job');
+  runRetention(config.NST_STORAGE_DIR, config.NST_IMAGE_RETENTION_DAYS).then(
+    (r) => {
+      log.info({ nst: { event: 'image_retention', days: config.NST_IMAGE_RETENTION_DAYS, ...r } }, `image retention: ${r.deleted} deleted, ${r.referenced} kept for feedback or training, ${r.kept} younger`);
+    },
+    (err: Error) => {
+      log.error({ err }, err.message);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,83 @@
+/**
+ * Reads the stylise form with the image streamed to a file in the upload folder, never
+ * whole into memory, and at most NST_MAX_CONCURRENT_UPLOADS at once (more are answered
+ * 503 + Retry-After before their body is read). A body that is not well-formed multipart
+ * is a 400 naming the problem.
+ */
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyRequest } from 'fastify';
+import { HttpError } from '@nst/common';
+
+export interface UploadedForm {
+  /** A temporary file holding the image, or null when none was sent. */
+  imagePath: string | null;
+  imageBytes: number;
+  fields: Record<string, string>;
+  /** Deletes the temporary file (once it has been moved or is no longer needed). */
+  discard(): Promise<void>;
+}
+
+export class UploadSlots {
+  private active = 0;
+  constructor(private readonly max: number) {}
+
+  acquire(): () => void {
+    if (this.active >= this.max) throw new HttpError(503, `too many uploads in progress (${this.active}); retry shortly`, { 'retry-after': '1' });
+    this.active++;
+    let released = false;
+    return () => {
+      if (!released) this.active--;
+      released = true;
+    };
+  }
+}
+
+const isClientFault = (err: unknown) => {
+  const status = (err as { statusCode?: number }).statusCode;
+  return err instanceof HttpError || (status !== undefined && status >= 400 && status < 500);
+};
+
+export async function readUploadForm(req: FastifyRequest, o: { dir: string; fields: ReadonlySet<string>; slots: UploadSlots }): Promise<UploadedForm> {
+  if (!req.isMultipart()) throw new HttpError(415, 'send multipart/form-data with an "image" file and a "model" field');
+  const release = o.slots.acquire();
+  const form: UploadedForm = {
+    imagePath: null,
+    imageBytes: 0,
+    fields: {},
+    discard: async () => {
+      if (form.imagePath) await rm(form.imagePath, { force: true });
+    },
+  };
+  try {
+    for await (const part of req.parts()) {
+      if (part.type === 'file') {
+        if (part.fieldname !== 'image' || form.imagePath) {
+          part.file.resume();
+          throw new HttpError(400, `unexpected file field "${part.fieldname}"; send exactly one file named "image"`);
+        }
+        await mkdir(o.dir, { recursive: true });
+        form.imagePath = path.join(o.dir, `.upload-${randomUUID()}.part`);
+        await pipeline(part.file, createWriteStream(form.imagePath, { flags: 'wx' })).catch((err: NodeJS.ErrnoException) => {
+          if (isClientFault(err) || !err.code || !err.syscall) throw err;
+          throw new HttpError(503, `the upload cannot be stored (${err.code}); try again later`, { 'retry-after': '30' });
+        });
+        // A file cut at the size limit is reported by the parser; check in case it was not.
+        if (part.file.truncated) throw Object.assign(new Error('file too large'), { statusCode: 413, code: 'FST_REQ_FILE_TOO_LARGE' });
+        form.imageBytes = (await stat(form.imagePath)).size;
+      } else if (o.fields.has(part.fieldname)) {
+        form.fields[part.fieldname] = String(part.value);
+      }
+    }
+    return form;
+  } catch (err) {
+    await form.discard();
+    if (isClientFault(err) || (err as { statusCode?: number }).statusCode === 503) throw err;
+    throw new HttpError(400, `malformed multipart body: ${(err as Error).message}`);
+  } finally {
+    release();
+  }
+}
