@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the platform and its tests need on a Debian machine: system packages
-# (Chromium for the browser tests; for the offline deployment checks in tests/deploy:
+# (Chromium for the browser tests; the PostgreSQL server, of which the tests start throw-away
+# clusters on loopback (tests/support/postgres.ts); for the offline deployment checks in tests/deploy:
 # docker-compose, ansible, ansible-lint, groovy + a JRE, shellcheck, and nginx and prometheus,
 # which the tests run on loopback with docker/nginx.conf and the scrape config — kubectl, whose built-in kustomize renders the
 # manifests, comes with the machine image), pnpm (pinned), and the workspace's dependencies.
@@ -8,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PNPM_VERSION=12.4.2
-APT_PACKAGES=(chromium docker-compose ansible ansible-lint groovy default-jre-headless shellcheck nginx prometheus)
+APT_PACKAGES=(chromium postgresql docker-compose ansible ansible-lint groovy default-jre-headless shellcheck nginx prometheus)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
