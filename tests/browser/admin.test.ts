@@ -163,6 +163,7 @@ describe('operator page against the real stack', () => {
     await page.waitForSelector('#history-model1 li[data-action="rollback"]');
     const history = (await getJson(`${stack.gatewayUrl}/api/models/model1/history`)).body.history as { action: string; actor: string }[];
     expect(history.map((h) => [h.action, h.actor])).toEqual([
+      ['publish', 'import'],
       ['canary', ACTOR],
       ['promote', ACTOR],
       ['rollback', ACTOR],

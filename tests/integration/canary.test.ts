@@ -102,10 +102,11 @@ describe('canary routing', () => {
     expect(await s.store.latest('model1')).toBe('model1_v1');
     const history = (await getJson(`${s.gatewayUrl}/api/models/model1/history`)).body.history as { action: string; actor: string; reason?: string }[];
     expect(history.map((h) => [h.action, h.actor])).toEqual([
+      ['publish', 'import'],
       ['canary', 'test-operator'],
       ['rollback', 'auto-rule'],
     ]);
-    expect(history[1]!.reason).toMatch(/worse/);
+    expect(history[2]!.reason).toMatch(/worse/);
   });
 
   it('promotes a candidate that is not worse, and an operator can roll back', async () => {

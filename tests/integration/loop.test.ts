@@ -83,11 +83,13 @@ describe('feedback-driven retraining loop', () => {
 
     const history = (await getJson(`${s.gatewayUrl}/api/models/model1/history`)).body.history as { action: string; actor: string; to: string }[];
     expect(history.map((h) => [h.action, h.to])).toEqual([
+      ['publish', 'model1_v1'],
       ['canary', 'model1_v2'],
       ['promote', 'model1_v2'],
     ]);
-    expect(history[0]!.actor).toMatch(/^finetune job /);
-    expect(history[1]!.actor).toBe('auto-rule');
+    expect(history[0]!.actor).toBe('import');
+    expect(history[1]!.actor).toMatch(/^finetune job /);
+    expect(history[2]!.actor).toBe('auto-rule');
     const card = (await getJson(`${s.gatewayUrl}/api/models/model1/versions/model1_v2`)).body as { parent: string; training: { dataset?: unknown } };
     expect(card.parent).toBe('model1_v1');
   });

@@ -177,7 +177,15 @@ describe.each([
     for (const g of s.gatewayUrls) expect(((await getJson(`${g}/api/models`)).body.models as { live_version: string }[])[0]!.live_version).toBe(latest[1]!.to);
   });
 
-  it('reports the store in /ready', async () => {
+  it('reports the store in /ready and /metrics: a replica that cannot reach its database is not ready', async () => {
     for (const g of s.gatewayUrls) expect((await getJson(`${g}/ready`)).body.store).toMatchObject({ ok: true, backend });
+    expect(await (await fetch(`${s.gatewayUrl}/metrics`)).text()).toMatch(new RegExp(`nst_store_up\\{backend="${backend}"[^}]*\\} 1`));
+    if (!pgServer) return;
+    await pgServer.stop();
+    for (const g of s.gatewayUrls) {
+      const ready = await getJson(`${g}/ready`);
+      expect(ready.status).toBe(503);
+      expect(ready.body).toMatchObject({ status: 'unavailable', store: { ok: false, backend: 'postgres' } });
+    }
   });
 });

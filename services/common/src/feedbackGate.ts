@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseJsonLines } from './jsonl.ts';
 import { ModelStore } from './modelStore.ts';
+import { ratingKey } from './store/types.ts';
 
 export const DEFAULT_BAD_FEEDBACK_THRESHOLD = 5;
 
@@ -21,6 +22,8 @@ export interface FeedbackRecord {
   version?: string;
   timestamp?: string;
   received_at?: string;
+  output_image_filename?: string;
+  client_id?: string;
 }
 
 export interface GateDecision {
@@ -69,6 +72,19 @@ export function countBadFeedback(records: Iterable<FeedbackRecord>, model: strin
   return n;
 }
 
+/** The ratings that count: of several by one client for one output, only the last. */
+export function latestRatings<R extends FeedbackRecord>(records: R[]): R[] {
+  const last = new Map<string, number>();
+  records.forEach((r, i) => {
+    const key = r.output_image_filename ? ratingKey({ output_image_filename: r.output_image_filename, client_id: r.client_id }) : null;
+    if (key) last.set(key, i);
+  });
+  return records.filter((r, i) => {
+    const key = r.output_image_filename ? ratingKey({ output_image_filename: r.output_image_filename, client_id: r.client_id }) : null;
+    return key === null || last.get(key) === i;
+  });
+}
+
 export function checkThreshold(threshold: number): number {
   if (!Number.isInteger(threshold) || threshold < 0) throw new RangeError(`threshold must be a whole number ≥ 0, got ${threshold}`);
   return threshold;
@@ -108,6 +124,6 @@ export async function gateFromStore(
     if (err.code === 'ENOENT') return '';
     throw err;
   });
-  const bad = countBadFeedback(parseFeedbackLines(text), model, live, since);
+  const bad = countBadFeedback(latestRatings(parseFeedbackLines(text)), model, live, since);
   return { model, live_version: live, since: since?.toISOString() ?? null, bad, threshold, trigger: bad > threshold, source: 'store' };
 }

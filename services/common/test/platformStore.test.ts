@@ -198,6 +198,15 @@ describe.each(['file', 'postgres'] as const)('platform store contract: %s', (bac
   });
 });
 
+describe('postgres backend start-up', () => {
+  it('migrates once when several replicas start together', async () => {
+    const url = await pgServer.createDatabase();
+    const stores = await Promise.all(Array.from({ length: 4 }, () => PgStore.open(url)));
+    opened.push(...stores);
+    for (const st of stores) expect(await st.health()).toMatchObject({ ok: true });
+  });
+});
+
 describe('file backend writes', () => {
   const run = promisify(execFile);
   const helper = fileURLToPath(new URL('./support/appendUnderLimit.ts', import.meta.url));

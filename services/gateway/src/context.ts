@@ -37,6 +37,17 @@ export function createContext(config: GatewayConfig, registry: Registry, platfor
       }
     },
   });
+  new Gauge({
+    name: 'nst_store_up',
+    help: 'Whether the platform store (file or postgres backend) can be used: 1 yes, 0 no',
+    labelNames: ['backend'] as const,
+    registers,
+    async collect() {
+      this.reset();
+      const h = await platform.health();
+      this.set({ backend: h.backend }, h.ok ? 1 : 0);
+    },
+  });
   return {
     config,
     store,

@@ -36,12 +36,12 @@ async function readPolicy(db: pg.Pool | pg.PoolClient, model: string): Promise<R
   return toPolicy(rows[0]);
 }
 
-/** Applies every pending migration (idempotent; concurrent callers wait for one another). */
+/** Applies every pending migration (idempotent; concurrent callers wait for one another on the migration lock). */
 export async function migrate(databaseUrl: string): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    await runner({ dbClient: client, dir: MIGRATIONS_DIR, direction: 'up', migrationsTable: MIGRATIONS_TABLE, log: () => undefined, checkOrder: true });
+    await runner({ dbClient: client, dir: MIGRATIONS_DIR, direction: 'up', migrationsTable: MIGRATIONS_TABLE, log: () => undefined, checkOrder: true, advisoryLockMode: 'wait' });
   } finally {
     await client.end();
   }
