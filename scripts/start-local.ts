@@ -8,15 +8,16 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { ModelStore, createLogger, ensureAdminToken, parseConfig, port, pullAllPretrained, sharedEnv } from '@nst/common';
-import { RunningStack, localInferencePorts, stackServices } from './lib/stack.ts';
+import { LOCAL_PORTS, localInferencePorts } from '@nst/common/localPorts';
+import { RunningStack, stackServices } from './lib/stack.ts';
 
 const config = parseConfig(
   z.object({
     ...sharedEnv,
-    NST_GATEWAY_PORT: port(8080),
-    NST_FINETUNE_PORT: port(8005),
+    NST_GATEWAY_PORT: port(LOCAL_PORTS.gateway),
+    NST_FINETUNE_PORT: port(LOCAL_PORTS.finetune),
     /** First inference port; the models take the next ports that the gateway and fine-tuning do not. */
-    NST_INFERENCE_BASE_PORT: port(8001),
+    NST_INFERENCE_BASE_PORT: port(LOCAL_PORTS.firstInference),
     NST_ADMIN_TOKEN: z.string().min(16).optional(),
   }),
 );
