@@ -4,7 +4,8 @@
 #
 #   scripts/setup.sh               what `pnpm start` and `pnpm test:unit` need (the quick start)
 #   scripts/setup.sh --test-tools  also what the rest of `pnpm test` needs: Chromium for the
-#                                  browser tests and, for the offline deployment checks in
+#                                  browser tests, the PostgreSQL server (the tests start
+#                                  throw-away clusters on loopback) and, for the offline deployment checks in
 #                                  tests/deploy, docker-compose, ansible, ansible-lint, groovy + a
 #                                  JRE, shellcheck, and nginx and prometheus, which the tests run on
 #                                  loopback with docker/nginx.conf and the scrape configuration
@@ -14,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PNPM_VERSION=12.4.2
-TEST_APT_PACKAGES=(chromium docker-compose ansible ansible-lint groovy default-jre-headless shellcheck nginx prometheus)
+TEST_APT_PACKAGES=(chromium postgresql docker-compose ansible ansible-lint groovy default-jre-headless shellcheck nginx prometheus)
 
 apt_packages=()
 for arg in "$@"; do
