@@ -4,11 +4,11 @@
  * (UI + API on :8080), one inference service per model (:8001…) and the fine-tuning
  * service (:8005). Logs go to this console; Ctrl-C stops everything.
  */
+import { LOCAL_PORTS, localInferencePorts } from '@nst/common/localPorts';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { ModelStore, createLogger, ensureAdminToken, parseConfig, port, pullAllPretrained, sharedEnv } from '@nst/common';
-import { LOCAL_PORTS, localInferencePorts } from '@nst/common/localPorts';
 import { RunningStack, stackServices } from './lib/stack.ts';
 
 const config = parseConfig(
