@@ -4,8 +4,8 @@
 #
 #   scripts/setup.sh               what `pnpm start` and `pnpm test:unit` need (the quick start)
 #   scripts/setup.sh --test-tools  also what the rest of `pnpm test` needs: Chromium for the
-#                                  browser tests, the PostgreSQL server (the tests start throw-away
-#                                  clusters of it on loopback, tests/support/postgres.ts) and, for the offline deployment checks in
+#                                  browser tests, the PostgreSQL server (the tests start
+#                                  throw-away clusters on loopback) and, for the offline deployment checks in
 #                                  tests/deploy, docker-compose, ansible, ansible-lint, groovy + a
 #                                  JRE, shellcheck, and nginx and prometheus, which the tests run on
 #                                  loopback with docker/nginx.conf and the scrape configuration

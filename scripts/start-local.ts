@@ -5,18 +5,19 @@
  * service (:8005). Logs go to this console. A service that crashes is started again
  * with back-off (and the console says so); only Ctrl-C stops everything.
  */
+import { LOCAL_PORTS, localInferencePorts } from '@nst/common/localPorts';
 import { mkdir } from 'node:fs/promises';
 import { z } from 'zod';
 import { ModelStore, createLogger, dataLocation, ensureAdminToken, logDownloadProgress, parseConfig, port, pullAllPretrained, sharedEnv } from '@nst/common';
-import { DEFAULT_RESTART, RunningStack, localInferencePorts, stackServices } from './lib/stack.ts';
+import { DEFAULT_RESTART, RunningStack, stackServices } from './lib/stack.ts';
 
 const config = parseConfig(
   z.object({
     ...sharedEnv,
-    NST_GATEWAY_PORT: port(8080),
-    NST_FINETUNE_PORT: port(8005),
+    NST_GATEWAY_PORT: port(LOCAL_PORTS.gateway),
+    NST_FINETUNE_PORT: port(LOCAL_PORTS.finetune),
     /** First inference port; the models take the next ports that the gateway and fine-tuning do not. */
-    NST_INFERENCE_BASE_PORT: port(8001),
+    NST_INFERENCE_BASE_PORT: port(LOCAL_PORTS.firstInference),
     NST_ADMIN_TOKEN: z.string().min(16).optional(),
   }),
 );

@@ -47,21 +47,6 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/**
- * Ports for the inference services of a local run: consecutive from `first`, stepping over the
- * ports the gateway and fine-tuning listen on, so any number of models fits without a clash
- * (in containers each service has its own address and every inference pod uses 8001).
- */
-export function localInferencePorts(count: number, o: { first: number; taken: number[] }): number[] {
-  const taken = new Set(o.taken);
-  const ports: number[] = [];
-  for (let p = o.first; ports.length < count; p++) {
-    if (p > 65535) throw new Error(`not enough ports from ${o.first} for ${count} inference services`);
-    if (!taken.has(p)) ports.push(p);
-  }
-  return ports;
-}
-
 export function stackServices(o: StackOptions): ServiceProcess[] {
   const host = o.host ?? '127.0.0.1';
   const modelsEnv = o.models.map((m) => `${m.name}=${m.style}`).join(',');

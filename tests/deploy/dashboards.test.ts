@@ -193,6 +193,24 @@ describe('Grafana dashboard', () => {
     for (const m of ['nst_inference_duration_seconds', 'nst_inference_image_pixels', 'nst_inference_queue_seconds', 'nst_feedback_total', 'nst_training_jobs', 'nst_training_step_seconds', 'nst_stylize_requests_total', 'http_request_duration_seconds']) expect(used).toContain(m);
   });
 
+  it('selects models by label through a "model" variable, so a new model appears without an edit', () => {
+    const vars = (dash as unknown as { templating: { list: { name: string; type: string; query?: { query: string } | string; includeAll?: boolean; multi?: boolean }[] } }).templating.list;
+    const model = vars.find((v) => v.name === 'model')!;
+    expect(model.type).toBe('query');
+    expect(typeof model.query === 'string' ? model.query : model.query?.query).toMatch(/^label_values\(nst_\w+, model\)$/);
+    expect(model.includeAll && model.multi).toBe(true);
+    for (const p of dash.panels) {
+      for (const t of p.targets) {
+        for (const s of promqlReferences(t.expr).metrics) {
+          const fam = metricFamily(s)!;
+          if (!EMITTED_METRICS[fam]!.labels.includes('model')) continue;
+          // Every selector of a per-model metric filters by the variable.
+          for (const sel of t.expr.matchAll(new RegExp(`\\b${s}\\b(\\{[^}]*\\})?`, 'g'))) expect(sel[1] ?? '', `${p.title}: ${s}`).toContain('model=~"$model"');
+        }
+      }
+    }
+  });
+
   it('the reference checker catches an unknown metric and label', () => {
     expect(promqlReferences('sum by (model) (rate(nst_made_up_total{color="red"}[5m]))')).toEqual({ metrics: ['nst_made_up_total'], labels: ['model', 'color'] });
     expect(metricFamily('nst_made_up_total')).toBeNull();

@@ -311,7 +311,13 @@ describe.each(APP_TARGETS)('%s', (dir) => {
     type NP = K8sObject & { spec: { podSelector: { matchLabels?: Record<string, string> }; ingress?: { from?: { podSelector?: { matchLabels?: Record<string, string> } }[]; ports?: { port: number }[] }[] } };
     const np = find(objs, 'NetworkPolicy', 'postgres-from-platform') as NP;
     expect(np.spec.podSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'postgres' });
-    expect(np.spec.ingress).toEqual([{ from: [{ podSelector: { matchLabels: { 'nst.io/database-client': 'true' } } }], ports: [{ protocol: 'TCP', port: 5432 }] }]);
+    expect(np.spec.ingress).toEqual([{ from: [{ podSelector: { matchLabels: { 'nst.io/database-client': 'true' } } }, { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'nst-training' } } }], ports: [{ protocol: 'TCP', port: 5432 }] }]);
+    // Every client may send to it: the labelled pods and the training Jobs' pods.
+    for (const [name, selector] of [['database-client-egress', { 'nst.io/database-client': 'true' }], ['training-database-egress', { 'app.kubernetes.io/name': 'nst-training' }]] as const) {
+      const eg = find(objs, 'NetworkPolicy', name) as K8sObject & { spec: { podSelector: { matchLabels: Record<string, string> }; egress: { to: { podSelector?: { matchLabels: Record<string, string> } }[]; ports: { port: number }[] }[] } };
+      expect(eg.spec.podSelector.matchLabels).toEqual(selector);
+      expect(eg.spec.egress).toEqual([{ to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'postgres' } } }], ports: [{ protocol: 'TCP', port: 5432 }] }]);
+    }
     // The seeding Job and the retention CronJob are clients too; inference is not.
     const seed = find(objs, 'Job', 'models-pull') as K8sObject & { spec: { template: { metadata: { labels: Record<string, string> }; spec: PodSpec } } };
     expect(seed.spec.template.metadata.labels['nst.io/database-client']).toBe('true');
@@ -379,9 +385,11 @@ describe('managed database component', () => {
       for (const o of objs) await validateK8s(o);
       expect(byKind(objs, 'StatefulSet')).toHaveLength(0);
       expect(byKind(objs, 'Service').map((s) => s.metadata.name)).not.toContain('postgres');
-      const egress = find(objs, 'NetworkPolicy', 'database-client-egress') as K8sObject & { spec: { egress: { to: { ipBlock?: { cidr: string } }[]; ports: { port: number }[] }[] } };
-      expect(egress.spec.egress[0]!.to[0]!.ipBlock?.cidr).toBeTruthy();
-      expect(egress.spec.egress[0]!.ports[0]!.port).toBe(5432);
+      for (const name of ['database-client-egress', 'training-database-egress']) {
+        const egress = find(objs, 'NetworkPolicy', name) as K8sObject & { spec: { egress: { to: { ipBlock?: { cidr: string } }[]; ports: { port: number }[] }[] } };
+        expect(egress.spec.egress[0]!.to[0]!.ipBlock?.cidr, name).toBeTruthy();
+        expect(egress.spec.egress[0]!.ports[0]!.port).toBe(5432);
+      }
       // The clients still read NST_DATABASE_URL from the Secret, which then names the managed database.
       const gw = find(objs, 'Deployment', 'gateway') as Deployment;
       expect(gw.spec.template.spec.containers[0]!.env?.find((e) => e.name === 'NST_DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'nst-database', key: 'url' });

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { MODEL_LIST, modelsFileSchema, type ModelEntry } from '@nst/common';
 import { modelSettings, renderArtefacts, replaceRegion } from '../../scripts/lib/deployRender.ts';
-import { localInferencePorts } from '../../scripts/lib/stack.ts';
+import { localInferencePorts } from '@nst/common/localPorts';
 
 describe('the model list', () => {
   it('has a kind for every model and a known style for the fast-style ones', () => {

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { smokeTest } from '../../scripts/pipeline/smoke-test.ts';
-import { ROOT, localInferencePorts } from '../../scripts/lib/stack.ts';
+import { localInferencePorts } from '@nst/common/localPorts';
+import { ROOT } from '../../scripts/lib/stack.ts';
 import { dataMirror } from '../support/stack.ts';
 
 const MODELS = 'model1=wave,model2=udnie,model3=scream,model4=rain_princess,model5=la_muse,model6=wreck';
