@@ -190,13 +190,13 @@ async function restoreJobs(queue: JobQueue<PreparedJob>, records: FileJobRecords
   const canResume = (j: Job<PreparedJob>) =>
     launcher !== null && j.runner === 'kubernetes' && (j.state === 'running' || inCluster.has(trainingJobName(j.id)));
   const before = { queued: saved.filter((j) => j.state === 'queued').length, running: saved.filter((j) => j.state === 'running').length };
-  const resumed = saved.filter((j) => (j.state === 'running' || j.state === 'queued') && canResume(j)).map((j) => j.id);
+  const resumed = saved.filter((j) => (j.state === 'running' || j.state === 'queued') && canResume(j)).length;
+  const interrupted = saved.filter((j) => j.state === 'running' && !canResume(j)).length;
   queue.restore(saved, canResume);
   if (saved.length > 0) {
-    const interrupted = saved.filter((j) => queue.get(j.id)?.state === 'interrupted' && j.finished_at === null).length;
     log.info(
-      { nst: { event: 'training_jobs_restored', saved: saved.length, queued: before.queued, running: before.running, resumed: resumed.length, interrupted } },
-      `restored ${saved.length} saved training jobs: ${resumed.length} followed again, ${interrupted} interrupted, ${before.queued} were queued`,
+      { nst: { event: 'training_jobs_restored', saved: saved.length, queued: before.queued, running: before.running, resumed, interrupted } },
+      `restored ${saved.length} saved training jobs: ${resumed} followed again, ${interrupted} interrupted, ${before.queued} were queued`,
     );
   }
 }
