@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { HttpError, ModelStore, checkBearer, createService, dataLocation, ensureAdminToken } from '@nst/common';
 import type { FinetuneConfig } from './config.ts';
 import { FINISHED_STATES, JOB_STATES, JobQueue, QueueFullError, type Job, type JobRunner } from './jobs/jobQueue.ts';
-import { FileJobRecords } from './jobs/jobRecords.ts';
+import { FileJobRecords, type JobRecords } from './jobs/jobRecords.ts';
 import { prepareJob, type PreparedJob } from './jobs/prepare.ts';
 import { describeIssues, finetuneRequestSchema } from './jobs/request.ts';
 import { runJob } from './jobs/runJob.ts';
@@ -170,7 +170,7 @@ export async function buildFinetuneApp(config: FinetuneConfig): Promise<Finetune
  * Jobs (by label) are listed: a saved running job, or a queued one whose Job exists already,
  * is followed again; a Job without a record is reported, not touched.
  */
-async function restoreJobs(queue: JobQueue<PreparedJob>, records: FileJobRecords<Job<PreparedJob>>, launcher: KubernetesJobLauncher | null, log: FastifyInstance['log']): Promise<void> {
+async function restoreJobs(queue: JobQueue<PreparedJob>, records: JobRecords<Job<PreparedJob>>, launcher: KubernetesJobLauncher | null, log: FastifyInstance['log']): Promise<void> {
   const saved = await records.list();
   const inCluster = new Set<string>();
   if (launcher) {
