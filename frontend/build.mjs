@@ -1,9 +1,12 @@
-// Bundles the browser UI: src/main.ts → dist/app.js and the operator page
-// src/admin/main.ts → dist/admin.js (minified, with source maps), and copies the static
-// pages and stylesheet next to them. `pnpm build:frontend` runs this.
+// Bundles the browser UI: src/main.ts → dist/app-<hash>.js and the operator page
+// src/admin/main.ts → dist/admin-<hash>.js (minified, with source maps), the stylesheet as
+// dist/styles-<hash>.css, and the pages with those names written in. `pnpm build:frontend`
+// runs this. Content-hashed names change with every change of content, so servers cache them
+// for a year (immutable) and only the pages, which are never cached, say what is current.
 import { build } from 'esbuild';
-import { copyFile, mkdir, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -13,12 +16,15 @@ const dist = join(here, 'dist');
 await rm(dist, { recursive: true, force: true });
 await mkdir(dist, { recursive: true });
 
+const entryPoints = [
+  { in: join(src, 'main.ts'), out: 'app' },
+  { in: join(src, 'admin/main.ts'), out: 'admin' },
+];
 const result = await build({
-  entryPoints: [
-    { in: join(src, 'main.ts'), out: 'app' },
-    { in: join(src, 'admin/main.ts'), out: 'admin' },
-  ],
+  entryPoints,
   outdir: dist,
+  // Eight characters of A-Z0-9, like esbuild's hashes: the pattern the servers recognise.
+  entryNames: '[name]-[hash]',
   bundle: true,
   format: 'iife',
   platform: 'browser',
@@ -30,7 +36,27 @@ const result = await build({
   metafile: true,
 });
 
-await Promise.all(['index.html', 'admin.html', 'styles.css'].map((f) => copyFile(join(src, f), join(dist, f))));
+/** Built name of each entry ("app.js" → "app-XXXXXXXX.js"). */
+const names = {};
+for (const [file, out] of Object.entries(result.metafile.outputs)) {
+  const entry = out.entryPoint && entryPoints.find((e) => e.in === resolve(out.entryPoint));
+  if (entry) names[`${entry.out}.js`] = basename(file);
+}
+const css = await readFile(join(src, 'styles.css'));
+const cssHash = BigInt(`0x${createHash('sha256').update(css).digest('hex').slice(0, 10)}`).toString(36).toUpperCase().padStart(8, '0').slice(-8);
+names['styles.css'] = `styles-${cssHash}.css`;
+await writeFile(join(dist, names['styles.css']), css);
+
+for (const page of ['index.html', 'admin.html']) {
+  let html = await readFile(join(src, page), 'utf8');
+  for (const [plain, hashed] of Object.entries(names)) {
+    const ref = new RegExp(`(src|href)="${plain.replace('.', '\\.')}"`, 'g');
+    html = html.replace(ref, `$1="${hashed}"`);
+  }
+  await writeFile(join(dist, page), html);
+}
+const pages = await Promise.all(['index.html', 'admin.html'].map((p) => readFile(join(dist, p), 'utf8')));
+for (const hashed of Object.values(names)) if (!pages.some((p) => p.includes(`"${hashed}"`))) throw new Error(`no page references ${hashed}`);
 
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
-console.log(`frontend: built dist/ (app.js + admin.js + maps ${(bytes / 1024).toFixed(1)} KiB, index.html, admin.html, styles.css)`);
+console.log(`frontend: built dist/ (${Object.values(names).join(', ')} + maps, ${(bytes / 1024).toFixed(1)} KiB; index.html, admin.html)`);

@@ -7,14 +7,14 @@
  *     [--canary-percent 10] [--poll-ms 5000] [--timeout-s 7200]
  *
  * POST /finetune (Authorization: Bearer $NST_ADMIN_TOKEN) → 202 { id }; then GET /jobs/:id until
- * the job is succeeded, failed or cancelled. Prints the final job as one JSON line.
- * Exit 0 when it succeeded; 1 when it failed, was cancelled, timed out or could not be started; 2 on bad usage.
+ * the job is succeeded, failed, cancelled or interrupted. Prints the final job as one JSON line.
+ * Exit 0 when it succeeded; 1 when it failed, was cancelled or interrupted, timed out or could not be started; 2 on bad usage.
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
 export interface FinetuneJob {
   id: string;
   status: JobStatus;
@@ -49,7 +49,7 @@ export interface TriggerOptions {
 }
 
 export class TriggerError extends Error {}
-const FINAL: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+const FINAL: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
 
 export async function triggerAndFollow(o: TriggerOptions): Promise<FinetuneJob> {
   const base = o.url.replace(/\/+$/, '');

@@ -32,8 +32,9 @@ describe("docker/nginx.conf in a real nginx (Debian's)", () => {
     dir = await mkdtemp(path.join(tmpdir(), 'nst-nginx-html-'));
     const html = path.join(dir, 'html');
     await mkdir(html);
-    await writeFile(path.join(html, 'index.html'), '<!doctype html><title>NST</title><script src="/app.js"></script>');
-    await writeFile(path.join(html, 'app.js'), `// ${'stylise '.repeat(800)}\nconsole.log('nst');\n`);
+    await writeFile(path.join(html, 'index.html'), '<!doctype html><title>NST</title><script src="/app-4V33SXRX.js"></script>');
+    await writeFile(path.join(html, 'app-4V33SXRX.js'), `// ${'stylise '.repeat(800)}\nconsole.log('nst');\n`);
+    await writeFile(path.join(html, 'logo.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
     nginx = await startNginx({ root: html, gatewayPort: gwPort });
     base = nginx.url;
   });
@@ -63,11 +64,13 @@ describe("docker/nginx.conf in a real nginx (Debian's)", () => {
     expect((await fetch(`${base}/some/ui/route`)).status).toBe(200);
   });
 
-  it('caches assets and gzips them', async () => {
-    const res = await fetch(`${base}/app.js`, { headers: { 'accept-encoding': 'gzip' } });
+  it('caches content-hashed assets for good, revalidates the others, and gzips them', async () => {
+    const res = await fetch(`${base}/app-4V33SXRX.js`, { headers: { 'accept-encoding': 'gzip' } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-encoding')).toBe('gzip');
-    expect(res.headers.get('cache-control')).toBe('max-age=604800');
+    expect(res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect((await fetch(`${base}/logo.svg`)).headers.get('cache-control')).toBe('no-cache');
+    expect((await fetch(`${base}/app-MISSING1.js`)).status).toBe(404);
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     expect(await res.text()).toContain("console.log('nst')");
   });

@@ -11,7 +11,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
-import type { V1ConfigMap, V1Container, V1Job, V1JobStatus } from '@kubernetes/client-node';
+import type { IJob as V1Job, IJobStatus as V1JobStatus } from 'kubernetes-models/batch/v1';
+import type { IContainer as V1Container } from 'kubernetes-models/v1';
 
 /** What the kubelet needs to know of the image: from its Dockerfile's final stage. */
 export interface ImageSpec {
@@ -153,7 +154,7 @@ export async function startFakeKubernetes(namespace: string, kubelet: KubeletOpt
     run.process = child;
     child.stdout!.on('data', (d: Buffer) => (run.log += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (run.log += d.toString()));
-    const startTime = new Date();
+    const startTime = new Date().toISOString();
     setStatus(run, { active: 1, ready: 1, startTime });
     run.exit = new Promise((resolve) => {
       child.on('error', (err) => {
@@ -161,7 +162,7 @@ export async function startFakeKubernetes(namespace: string, kubelet: KubeletOpt
       });
       child.on('exit', (code) => {
         if (!jobs.has(run.job.metadata!.name!)) return resolve(code);
-        const now = new Date();
+        const now = new Date().toISOString();
         setStatus(
           run,
           code === 0
@@ -255,7 +256,7 @@ export async function startFakeKubernetes(namespace: string, kubelet: KubeletOpt
       if (req.method === 'GET' && cmMatch) {
         const data = kubelet.configMaps[cmMatch[1]!];
         if (!data) return notFound(res, 'configmap');
-        return json(res, 200, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cmMatch[1], namespace }, data } satisfies V1ConfigMap);
+        return json(res, 200, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cmMatch[1], namespace }, data });
       }
       return notFound(res, url.pathname);
     })().catch((err: Error) => json(res, 500, { kind: 'Status', code: 500, message: err.message }));

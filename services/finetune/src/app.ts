@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { HttpError, ModelStore, checkBearer, createService, dataLocation, ensureAdminToken } from '@nst/common';
 import type { FinetuneConfig } from './config.ts';
 import { FINISHED_STATES, JOB_STATES, JobQueue, QueueFullError, type Job, type JobRunner } from './jobs/jobQueue.ts';
-import { FileJobRecords } from './jobs/jobRecords.ts';
+import { FileJobRecords, type JobRecords } from './jobs/jobRecords.ts';
 import { prepareJob, type PreparedJob } from './jobs/prepare.ts';
 import { describeIssues, finetuneRequestSchema } from './jobs/request.ts';
 import { runJob } from './jobs/runJob.ts';
@@ -170,7 +170,7 @@ export async function buildFinetuneApp(config: FinetuneConfig): Promise<Finetune
  * Jobs (by label) are listed: a saved running job, or a queued one whose Job exists already,
  * is followed again; a Job without a record is reported, not touched.
  */
-async function restoreJobs(queue: JobQueue<PreparedJob>, records: FileJobRecords<Job<PreparedJob>>, launcher: KubernetesJobLauncher | null, log: FastifyInstance['log']): Promise<void> {
+async function restoreJobs(queue: JobQueue<PreparedJob>, records: JobRecords<Job<PreparedJob>>, launcher: KubernetesJobLauncher | null, log: FastifyInstance['log']): Promise<void> {
   const saved = await records.list();
   const inCluster = new Set<string>();
   if (launcher) {
@@ -190,13 +190,13 @@ async function restoreJobs(queue: JobQueue<PreparedJob>, records: FileJobRecords
   const canResume = (j: Job<PreparedJob>) =>
     launcher !== null && j.runner === 'kubernetes' && (j.state === 'running' || inCluster.has(trainingJobName(j.id)));
   const before = { queued: saved.filter((j) => j.state === 'queued').length, running: saved.filter((j) => j.state === 'running').length };
-  const resumed = saved.filter((j) => (j.state === 'running' || j.state === 'queued') && canResume(j)).map((j) => j.id);
+  const resumed = saved.filter((j) => (j.state === 'running' || j.state === 'queued') && canResume(j)).length;
+  const interrupted = saved.filter((j) => j.state === 'running' && !canResume(j)).length;
   queue.restore(saved, canResume);
   if (saved.length > 0) {
-    const interrupted = saved.filter((j) => queue.get(j.id)?.state === 'interrupted' && j.finished_at === null).length;
     log.info(
-      { nst: { event: 'training_jobs_restored', saved: saved.length, queued: before.queued, running: before.running, resumed: resumed.length, interrupted } },
-      `restored ${saved.length} saved training jobs: ${resumed.length} followed again, ${interrupted} interrupted, ${before.queued} were queued`,
+      { nst: { event: 'training_jobs_restored', saved: saved.length, queued: before.queued, running: before.running, resumed, interrupted } },
+      `restored ${saved.length} saved training jobs: ${resumed} followed again, ${interrupted} interrupted, ${before.queued} were queued`,
     );
   }
 }

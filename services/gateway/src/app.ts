@@ -84,7 +84,11 @@ export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: Fas
       () => true,
       () => false,
     );
-    if (present) await app.register(fastifyStatic, { root: config.NST_FRONTEND_DIR, prefix: '/', index: 'index.html', wildcard: false });
+    // Content-hashed bundles (frontend/build.mjs) are immutable; the pages and anything else are revalidated.
+    const cacheControl = (file: string) => (/-[A-Z0-9]{8}\.(?:js|css)(?:\.map)?$/.test(file) ? 'public, max-age=31536000, immutable' : 'no-cache');
+    if (present) {
+      await app.register(fastifyStatic, { root: config.NST_FRONTEND_DIR, prefix: '/', index: 'index.html', wildcard: false, cacheControl: false, setHeaders: (reply, file) => void reply.header('cache-control', cacheControl(file)) });
+    }
     else app.log.warn({ dir: config.NST_FRONTEND_DIR }, 'frontend not built (pnpm build:frontend): the UI is not served');
   }
 

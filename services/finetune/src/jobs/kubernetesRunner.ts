@@ -19,13 +19,14 @@ export function kubernetesRunner(launcher: KubernetesJobLauncher, storageDir: st
       return p;
     };
     const name = trainingJobName(job.id);
-    if (resumed && !(await launcher.find(name))) {
+    const existing = resumed ? await launcher.find(name) : null;
+    if (resumed && !existing) {
       // Finished and removed (TTL) while no service followed it: its progress file tells how.
       const p = await mirror();
       if (p?.result && !p.error) return p.result;
       if (p?.error) throw new Error(p.error);
     }
-    if (!resumed || !(await launcher.find(name))) {
+    if (!existing) {
       // The parent version is pinned: the Job trains from what this service checked.
       await launcher.launch({ id: job.id, model: job.model, params: { ...job.params.request, version: job.params.parentVersion } });
     }
