@@ -69,7 +69,7 @@ describe('shedding', () => {
   });
 
   it('a client that disconnects frees its place and its queued inference never runs', async () => {
-    const runs = () => metric(s.inferenceUrls.model1, 'nst_inference_duration_seconds_count');
+    const runs = () => metric(s.inferenceUrls.model1!, 'nst_inference_duration_seconds_count');
     const runsBefore = await runs();
     const controllers = Array.from({ length: 3 }, () => new AbortController());
     // A long run takes the one slot (and, onnxruntime being synchronous, the service's event
@@ -81,12 +81,12 @@ describe('shedding', () => {
     for (const c of controllers) c.abort();
     await Promise.all(pending);
     // Once the long run is over (the service answers again), nothing else ran.
-    await fetch(`${s.inferenceUrls.model1}/ready`, { signal: AbortSignal.timeout(90_000) });
+    await fetch(`${s.inferenceUrls.model1!}/ready`, { signal: AbortSignal.timeout(90_000) });
     await new Promise((r) => setTimeout(r, 1_000));
     expect((await runs()) - runsBefore).toBeLessThanOrEqual(1);
     const again = await Promise.all([0, 1, 2].map(() => post(photo, '64')));
     expect(again.map((r) => r.status)).toEqual([200, 200, 200]);
-    expect(await metric(s.inferenceUrls.model1, 'nst_inference_cancelled_total')).toBeGreaterThanOrEqual(1);
+    expect(await metric(s.inferenceUrls.model1!, 'nst_inference_cancelled_total')).toBeGreaterThanOrEqual(1);
   });
 });
 
