@@ -16,7 +16,6 @@ import { contentPhoto, startTestStack, type TestStack } from '../support/stack.t
 let s: TestStack;
 let photo: Buffer;
 let large: Buffer;
-let huge: Buffer;
 beforeAll(async () => {
   s = await startTestStack({
     models: ['model1=wave'],
@@ -24,7 +23,6 @@ beforeAll(async () => {
   });
   photo = await readFile(await contentPhoto(9));
   large = await sharp(photo).resize(1024, 768, { fit: 'fill' }).jpeg().toBuffer();
-  huge = await sharp(photo).resize(2048, 1536, { fit: 'fill' }).jpeg().toBuffer();
 });
 afterAll(async () => s?.stop());
 
