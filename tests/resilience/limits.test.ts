@@ -38,7 +38,7 @@ const open = () =>
     sock.on('error', reject);
   });
 const closed = (sock: Socket) => new Promise<void>((resolve) => sock.once('close', () => resolve()));
-const raw = async (head: string, body: string | Buffer) => {
+const raw = async (head: string, body: string) => {
   const res = await fetch(`${s.gatewayUrl}/api/stylize`, { method: 'POST', headers: { 'content-type': head, 'x-client-id': 'raw' }, body });
   return { status: res.status, body: (await res.json()) as { message: string } };
 };
