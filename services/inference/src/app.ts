@@ -75,6 +75,15 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
       this.set({ model }, queue.depth);
     },
   });
+  new Gauge({
+    name: 'nst_inference_running',
+    help: 'Requests running the network now',
+    labelNames: ['model'] as const,
+    registers,
+    collect() {
+      this.set({ model }, queue.active);
+    },
+  });
   const loadSeconds = new Histogram({ name: 'nst_model_load_seconds', help: 'Time to load a model version', labelNames: ['model', 'version'] as const, registers });
 
   const versions = new ModelVersions({

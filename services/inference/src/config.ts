@@ -7,6 +7,10 @@ const schema = z
   .object({
     ...sharedEnv,
     ...serverLimitsEnv,
+    // A run holds the event loop for seconds; a keep-alive timer that fires right after one
+    // would reset a connection the gateway has just reused. Keep idle connections longer
+    // than the gateway's pool does (30 s), so the gateway always closes first.
+    NST_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().positive().default(75_000),
     /** Which model this process serves (a name from NST_MODELS). */
     NST_MODEL: z.string().default('model1'),
     /** Port; defaults to 8000 + the model's position in NST_MODELS (model1 → 8001). */

@@ -58,6 +58,15 @@ export class WorkQueue {
     }
     const waitedMs = performance.now() - queuedAt;
     try {
+      if (signal) {
+        // A run holds the event loop, so a client that left meanwhile is only seen once
+        // pending socket events are read: let them in before starting.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (signal.aborted) {
+          this.cancelled++;
+          throw new JobCancelledError();
+        }
+      }
       return { result: await job(), waitedMs };
     } finally {
       const next = this.waiters.shift();
