@@ -26,9 +26,9 @@ describe('data-parallel training', () => {
       params: { steps: 2, batchSize: 3, imageSize: 32, learningRate: 1e-3, weights: { style: 100, content: 7.5, tv: 200 }, seed: 7 },
     });
     let workers = 0;
-    const parallel = await trainInWorker(await input(), { threads: 2, dataParallel: true }, { onBackend: (i) => (workers = i.workers) });
+    const parallel = await trainInWorker(await input(), { prefer: 'wasm', threads: 2, dataParallel: true }, { onBackend: (i) => (workers = i.workers) });
     expect(workers).toBe(2);
-    const single = await trainInWorker(await input(), { threads: 1 }, {});
+    const single = await trainInWorker(await input(), { prefer: 'wasm', threads: 1 }, {});
     expect(parallel.heldOut.trained.total).toBeCloseTo(single.heldOut.trained.total, -1);
     for (const [name, w] of single.weights) {
       const p = parallel.weights.get(name)!;
