@@ -51,8 +51,9 @@ describe("docker-compose (Debian's docker-compose)", () => {
     // docker-compose 1.x prints "source:target:rw"; 2.x prints { source, target }.
     const volumes = (s.postgres!.volumes as ({ source: string; target: string } | string)[]).map((v) => (typeof v === 'string' ? v.split(':').slice(0, 2).join(':') : `${v.source}:${v.target}`));
     expect(volumes).toContain('pgdata:/var/lib/postgresql/data');
-    const env = (c.services.gateway as { environment: Record<string, string> }).environment;
-    expect(new URL(env.NST_DATABASE_URL!).host).toBe('postgres:5432');
+    const env = (name: string) => (c.services[name] as { environment: Record<string, string> }).environment;
+    for (const name of ['gateway', 'finetune', 'models-pull']) expect(new URL(env(name).NST_DATABASE_URL!).host, name).toBe('postgres:5432');
+    for (const m of MODELS) expect(env(m).NST_DATABASE_URL, m).toBeUndefined();
   });
 });
 

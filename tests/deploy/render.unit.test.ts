@@ -2,10 +2,12 @@
  * The model list and what is rendered from it, in process: the list's schema, the rendered
  * regions, the settings the services read, and the local port plan.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { MODEL_LIST, modelsFileSchema, type ModelEntry } from '@nst/common';
-import { modelSettings, renderArtefacts, replaceRegion } from '../../scripts/lib/deployRender.ts';
+import { RENDERED_FILES, ROOT, modelSettings, readModelList, renderArtefacts, replaceRegion } from '../../scripts/lib/deployRender.ts';
 import { localInferencePorts } from '@nst/common/localPorts';
 
 describe('the model list', () => {
@@ -21,6 +23,12 @@ describe('the model list', () => {
 });
 
 describe('rendering', () => {
+  it('every rendered file in the repository is what the list renders to (else: pnpm deploy:render)', () => {
+    expect(readModelList()).toEqual(MODEL_LIST);
+    const rendered = renderArtefacts(MODEL_LIST);
+    for (const f of RENDERED_FILES) expect(readFileSync(path.join(ROOT, f), 'utf8'), `${f} is stale: run pnpm deploy:render`).toBe(rendered[f]);
+  });
+
   const list: ModelEntry[] = [
     { name: 'alpha', kind: 'fast-style', style: 'wreck' },
     { name: 'mine', kind: 'arbitrary' },
