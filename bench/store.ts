@@ -6,7 +6,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { FileStore, PgStore, type PlatformStore } from '@nst/common';
+import { FileStore, type PlatformStore } from '@nst/common';
+import { PgStore } from '@nst/common/store/pgStore';
 import { postJson, stylize } from '../tests/support/http.ts';
 import { startPostgres } from '../tests/support/postgres.ts';
 import { contentPhoto, startTestStack } from '../tests/support/stack.ts';

@@ -158,15 +158,16 @@ export class RunningStack {
     return this.children.get(name)?.pid;
   }
 
-  /** Stops one service (SIGTERM, then SIGKILL after a grace period). */
-  async stopOne(name: string, graceMs = 5000): Promise<void> {
+  /** Stops one service (SIGTERM, then SIGKILL after a grace period); resolves to its exit code. */
+  async stopOne(name: string, graceMs = 5000): Promise<number | null> {
     const child = this.children.get(name);
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    if (!child || child.exitCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    await exited;
+    const code = await exited;
     clearTimeout(timer);
+    return code;
   }
 
   async stop(): Promise<void> {

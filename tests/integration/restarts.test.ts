@@ -84,7 +84,7 @@ describe('rolling restarts under load', () => {
       expect(inFlight.get(gw.url)).toBeGreaterThan(0);
       draining = gw.url;
       targets.splice(targets.indexOf(gw.url), 1);
-      await s.stack.stopOne(gw.name, 20_000);
+      expect(await s.stack.stopOne(gw.name, 20_000)).toBe(0); // drained within its grace period
       draining = null;
       s.stack.startOne(gw, 'ignore');
       await waitReady(gw.url);
@@ -93,7 +93,7 @@ describe('rolling restarts under load', () => {
 
       // Inference process 2 of model1: the gateways keep sending to both until it stops.
       const inf = s.stack.services.find((x) => x.name === 'inference-model1-2')!;
-      await s.stack.stopOne(inf.name, 20_000);
+      expect(await s.stack.stopOne(inf.name, 20_000)).toBe(0);
       await new Promise((r) => setTimeout(r, 1_000)); // load on one inference process only
       s.stack.startOne(inf, 'ignore');
       await waitReady(inf.url);

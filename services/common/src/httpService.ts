@@ -69,6 +69,12 @@ export function createService(opts: ServiceOptions): FastifyInstance {
       .headers({ connection: 'close', 'retry-after': '1', [DRAINING_HEADER]: '1' })
       .send({ statusCode: 503, error: 'Service Unavailable', message: `${opts.service} is shutting down; retry on another replica`, request_id: req.id });
   });
+  // While draining, every answer closes its connection: a keep-alive connection that falls
+  // idle after the last request in flight would otherwise hold the stop until it times out.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (app.draining) void reply.header('connection', 'close');
+    return payload;
+  });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     httpDuration.labels(req.method, route, String(reply.statusCode)).observe(reply.elapsedTime / 1000);

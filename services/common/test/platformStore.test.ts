@@ -10,7 +10,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileStore, ModelStore, PgStore, ReleaseOwner, feedbackEntrySchema, type FeedbackEntry, type ModelCard, type PlatformStore } from '../src/index.ts';
+import { FileStore, ModelStore, ReleaseOwner, feedbackEntrySchema, type FeedbackEntry, type ModelCard, type PlatformStore } from '../src/index.ts';
+import { PgStore } from '../src/store/pgStore.ts';
 import { startPostgres, type TestPostgres } from '../../../tests/support/postgres.ts';
 
 let pgServer: TestPostgres;

@@ -9,7 +9,9 @@
  * Counts are folded incrementally from the logs: each call reads only the lines added since.
  * Appends are atomic on a local disk; several replicas on a network volume want PostgreSQL.
  */
+import { createReadStream } from 'node:fs';
 import { access, constants, mkdir, open, readFile, stat } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { LineAppender, writeFileAtomic } from '../atomicFile.ts';
@@ -134,24 +136,45 @@ export class FileStore implements PlatformStore {
     return next;
   }
 
+  /**
+   * Streams the file twice up to its size when the export began: once to find each rating's
+   * last line, once to yield the lines that count. Memory grows with the keys, not the file.
+   */
   async *feedback(): AsyncIterable<FeedbackEntry> {
-    const text = await readFile(this.feedbackFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return '';
-      throw err;
-    });
-    const entries: FeedbackEntry[] = [];
-    for (const raw of parseJsonLines(text)) {
-      const parsed = feedbackEntrySchema.safeParse(raw);
-      if (parsed.success) entries.push(parsed.data);
-    }
+    const size = await stat(this.feedbackFile).then(
+      (s) => s.size,
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return 0;
+        throw err;
+      },
+    );
+    if (size === 0) return;
+    const entries = async function* (file: string) {
+      const lines = createInterface({ input: createReadStream(file, { start: 0, end: size - 1 }), crlfDelay: Infinity });
+      for await (const line of lines) {
+        if (!line.trim()) continue;
+        let raw: unknown;
+        try {
+          raw = JSON.parse(line);
+        } catch {
+          continue; // a torn or foreign line: not a rating
+        }
+        const parsed = feedbackEntrySchema.safeParse(raw);
+        if (parsed.success) yield parsed.data;
+      }
+    };
     const last = new Map<string, number>();
-    entries.forEach((e, i) => {
+    let i = 0;
+    for await (const e of entries(this.feedbackFile)) {
       const key = ratingKey(e);
       if (key) last.set(key, i);
-    });
-    for (let i = 0; i < entries.length; i++) {
-      const key = ratingKey(entries[i]!);
-      if (key === null || last.get(key) === i) yield entries[i]!;
+      i++;
+    }
+    i = 0;
+    for await (const e of entries(this.feedbackFile)) {
+      const key = ratingKey(e);
+      if (key === null || last.get(key) === i) yield e;
+      i++;
     }
   }
 

@@ -1,6 +1,5 @@
 /** Picks the backend: PostgreSQL when a database URL is set, else files on the storage volume. */
 import { FileStore } from './fileStore.ts';
-import { PgStore } from './pgStore.ts';
 import type { PlatformStore } from './types.ts';
 
 export interface StoreLocation {
@@ -9,7 +8,9 @@ export interface StoreLocation {
 }
 
 export async function openPlatformStore(loc: StoreLocation): Promise<PlatformStore> {
-  return loc.databaseUrl ? PgStore.open(loc.databaseUrl) : new FileStore(loc.storageDir);
+  if (!loc.databaseUrl) return new FileStore(loc.storageDir);
+  const { PgStore } = await import('./pgStore.ts');
+  return PgStore.open(loc.databaseUrl);
 }
 
 const shared = new Map<string, Promise<PlatformStore>>();

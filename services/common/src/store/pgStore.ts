@@ -5,7 +5,6 @@
  * transaction holding a per-model advisory lock.
  */
 import { fileURLToPath } from 'node:url';
-import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import { NO_CANARY, type HistoryEntry, type RoutingPolicy } from '../routingPolicy.ts';
 import { feedbackEntrySchema, type FeedbackEntry, type PlatformStore, type ReleaseWriter, type ServedRequest, type StoreHealth, type VersionCounts } from './types.ts';
@@ -38,6 +37,8 @@ async function readPolicy(db: pg.Pool | pg.PoolClient, model: string): Promise<R
 
 /** Applies every pending migration (idempotent; concurrent callers wait for one another on the migration lock). */
 export async function migrate(databaseUrl: string): Promise<void> {
+  // Loaded only here: the migration tool is large and needed once per start.
+  const { runner } = await import('node-pg-migrate');
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
