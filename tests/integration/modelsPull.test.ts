@@ -63,7 +63,8 @@ describe('pnpm models:pull from the upstream', () => {
     const storage = await tempStore();
     const r = await modelsPull({ NST_STORAGE_DIR: storage, NST_DATA_UPSTREAM: upstream.url });
     expect(r.code, r.output).toBe(0);
-    console.log(`models:pull of the default models from the loopback upstream: ${r.seconds.toFixed(1)} s (wall, including pnpm and tsx start-up)`);
+    const ready = logLines(r.output).find((l) => /^models ready in/.test(l.message))!.message;
+    console.log(`models:pull of the default models from the loopback upstream: ${r.seconds.toFixed(1)} s wall including pnpm and tsx start-up; the script says "${ready}"`);
     const store = new ModelStore(storage);
     const models = modelListSchema.parse(DEFAULT_MODELS);
     for (const m of models) {

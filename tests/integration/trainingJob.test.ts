@@ -97,7 +97,9 @@ describe('training Jobs run as Kubernetes runs them', () => {
     await waitUntil('the pod to run', async () => (kube.jobs.get(name)!.job.status?.active ?? 0) > 0);
 
     // A rollout: SIGTERM while the Job runs. The Job is left alone; the new pod adopts it.
+    const stopping = performance.now();
     expect(await svc.stop('SIGTERM')).toBe(0);
+    const stoppedIn = (performance.now() - stopping) / 1000;
     expect(kube.deleted).toEqual([]);
     expect(kube.jobs.get(name)!.process!.exitCode).toBeNull();
     const listsBefore = kube.requests.filter((r) => r.startsWith('GET /apis/batch/v1/namespaces/nst-test/jobs?labelSelector=')).length;
@@ -106,6 +108,7 @@ describe('training Jobs run as Kubernetes runs them', () => {
     expect(kube.requests.filter((r) => r.startsWith('GET /apis/batch/v1/namespaces/nst-test/jobs?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dnst-finetune')).length).toBeGreaterThan(listsBefore);
     const resumed = await api('GET', `/jobs/${id}`);
     expect(resumed.body).toMatchObject({ state: 'running', runner: 'kubernetes', kubernetes_job: name });
+    const restarted = performance.now();
 
     const done = await waitUntil('the job to finish', async () => {
       const j = (await api('GET', `/jobs/${id}`)).body;
@@ -116,6 +119,9 @@ describe('training Jobs run as Kubernetes runs them', () => {
     expect(done).toMatchObject({ state: 'succeeded', step: 2, steps: 2, backend: expect.stringMatching(/^(wasm|tensorflow)/), result: { version: 'model1_v2' } });
     expect(kube.jobs.get(name)!.job.status!.succeeded).toBe(1);
     expect(kube.deleted).toEqual([]);
+    // Followed by a watch on that one Job, as before the restart.
+    expect(kube.requests.filter((r) => r.includes('watch=true') && r.includes(`metadata.name%3D${name}`)).length).toBeGreaterThanOrEqual(2);
+    console.log(`SIGTERM during the Job: service exited 0 in ${stoppedIn.toFixed(1)} s, Job not deleted; the restarted service re-adopted ${name} and saw it succeed ${((performance.now() - restarted) / 1000).toFixed(1)} s later`);
     const card = await new ModelStore(storage).card('model1', 'model1_v2');
     expect(card).toMatchObject({ parent: 'model1_v1', source: { kind: 'finetune', job_id: id }, training: { job_id: id, backend: done.backend, params: { steps: 2, image_size: 32 } } });
     // The Job logged ECS JSON, as the services do.

@@ -1,5 +1,5 @@
 /** The fine-tuning service: admin-only training jobs that publish new model versions. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { z } from 'zod';
 import { HttpError, ModelStore, checkBearer, createService, dataLocation, ensureAdminToken } from '@nst/common';
@@ -107,21 +107,25 @@ export async function buildFinetuneApp(config: FinetuneConfig): Promise<Finetune
 
   app.get('/ready', async () => ({ status: 'ready', service, jobs: queue.countByState() }));
 
-  app.post('/finetune', { preHandler: requireAdmin }, async (req, reply) => {
-    const parsed = finetuneRequestSchema.safeParse(req.body ?? {});
-    if (!parsed.success) throw new HttpError(400, describeIssues(parsed.error));
-    const prepared = await prepareJob(parsed.data, { store, models: config.NST_MODELS, storageDir: config.NST_STORAGE_DIR, loc });
-    let job;
+  const submit = (prepared: PreparedJob, retryOf?: string) => {
     try {
-      job = queue.submit(prepared.spec.name, prepared, prepared.steps);
+      return queue.submit(prepared.spec.name, prepared, prepared.steps, { retry_of: retryOf });
     } catch (err) {
       if (err instanceof QueueFullError) throw new HttpError(429, `the training queue is full: ${err.message}`, { 'retry-after': '60' });
       throw err;
     }
-    return reply
+  };
+  const accepted = (reply: FastifyReply, job: Job<PreparedJob>) =>
+    reply
       .status(202)
       .header('location', `/jobs/${job.id}`)
       .send({ job_id: job.id, status_url: `/jobs/${job.id}`, ...publicJob(job) });
+
+  app.post('/finetune', { preHandler: requireAdmin }, async (req, reply) => {
+    const parsed = finetuneRequestSchema.safeParse(req.body ?? {});
+    if (!parsed.success) throw new HttpError(400, describeIssues(parsed.error));
+    const prepared = await prepareJob(parsed.data, { store, models: config.NST_MODELS, storageDir: config.NST_STORAGE_DIR, loc });
+    return accepted(reply, submit(prepared));
   });
 
   app.get('/jobs', { preHandler: requireAdmin }, async () => ({ jobs: queue.list().map(publicJob) }));
@@ -147,17 +151,7 @@ export async function buildFinetuneApp(config: FinetuneConfig): Promise<Finetune
     if (!FINISHED_STATES.has(old.state) || old.state === 'succeeded') throw new HttpError(409, `job ${id} is ${old.state}; only interrupted, failed or cancelled jobs are retried`);
     // The same request from the same parent version, checked again against today's data.
     const prepared = await prepareJob({ ...old.params.request, version: old.params.parentVersion }, { store, models: config.NST_MODELS, storageDir: config.NST_STORAGE_DIR, loc });
-    let job;
-    try {
-      job = queue.submit(prepared.spec.name, prepared, prepared.steps, { retry_of: id });
-    } catch (err) {
-      if (err instanceof QueueFullError) throw new HttpError(429, `the training queue is full: ${err.message}`, { 'retry-after': '60' });
-      throw err;
-    }
-    return reply
-      .status(202)
-      .header('location', `/jobs/${job.id}`)
-      .send({ job_id: job.id, status_url: `/jobs/${job.id}`, ...publicJob(job) });
+    return accepted(reply, submit(prepared, id));
   });
 
   // A restart (rollout, SIGTERM) keeps queued jobs queued and never deletes a Kubernetes Job.

@@ -164,5 +164,5 @@ describe('finetune service', () => {
     expect(sample('nst_training_jobs_total', ['model="model1"', 'state="cancelled"'])).toBe('2');
     expect(Number(sample('nst_training_step_seconds_count', ['model="model1"']))).toBeGreaterThanOrEqual(4);
     expect(JSON.parse(await readFile(path.join(store.modelDir('model1'), `${version}.json`), 'utf8')).version).toBe(version);
-  });
+  }, 300_000);
 });

@@ -88,6 +88,8 @@ export class JobQueue<P> {
   /** While restoring: nothing starts until the order is settled. */
   private holding = false;
   private readonly saveTimer: NodeJS.Timeout;
+  /** created_at is strictly increasing, so the saved order is the submission order. */
+  private lastCreatedMs = 0;
 
   constructor(
     private readonly runner: JobRunner<P>,
@@ -117,7 +119,7 @@ export class JobQueue<P> {
       seconds_per_step: null,
       eta_seconds: null,
       backend: null,
-      created_at: new Date().toISOString(),
+      created_at: this.createdAt(),
       started_at: null,
       finished_at: null,
       result: null,
@@ -141,6 +143,7 @@ export class JobQueue<P> {
     this.holding = true;
     for (const job of ordered) {
       if (this.jobs.has(job.id)) continue;
+      this.lastCreatedMs = Math.max(this.lastCreatedMs, Date.parse(job.created_at) || 0);
       this.jobs.set(job.id, job);
       if (job.state === 'queued' && canResume(job)) {
         // A run may have started before its record said so: follow it rather than start another.
@@ -159,6 +162,11 @@ export class JobQueue<P> {
     this.holding = false;
     this.prune();
     this.startNext();
+  }
+
+  private createdAt(): string {
+    this.lastCreatedMs = Math.max(Date.now(), this.lastCreatedMs + 1);
+    return new Date(this.lastCreatedMs).toISOString();
   }
 
   get(id: string): Job<P> | undefined {
