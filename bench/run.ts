@@ -72,6 +72,7 @@ async function main(): Promise<void> {
     const mod = (await import(finetuneBench.href)) as { benchFinetune?: () => Promise<unknown> };
     if (mod.benchFinetune) await mod.benchFinetune();
   }
+  await (await import('./overload.ts')).benchOverload();
 }
 
 main().catch((err) => {
