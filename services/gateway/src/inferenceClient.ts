@@ -3,7 +3,9 @@
  * service). Every failure becomes an HttpError naming the model, within a bounded time.
  * At most maxInFlight requests per model are forwarded, what the service runs plus
  * queues; the pool has that many connections, so a request never waits unseen for a
- * socket, and the excess is answered 503 at once instead of after a timeout.
+ * socket, and the excess is answered 503 at once instead of after a timeout. Its
+ * Retry-After is the model's recent answer time: about when a place frees up for everyone
+ * already waiting, so shed clients do not come back in a flood.
  */
 import type { Readable } from 'node:stream';
 import { Pool, errors } from 'undici';
@@ -33,6 +35,8 @@ export interface InferRequest {
 export class InferenceClient {
   private readonly pools = new Map<string, Pool>();
   private readonly inFlight = new Map<string, number>();
+  /** Moving average of successful answer times per model, in ms. */
+  private readonly latency = new Map<string, number>();
 
   constructor(
     private readonly urls: Record<string, string>,
@@ -56,15 +60,25 @@ export class InferenceClient {
     return pool;
   }
 
-  async infer(r: InferRequest): Promise<InferenceResult> {
-    const n = this.active(r.model);
+  /** Throws the 503 a request would get now, so that callers can shed before doing any work. */
+  checkCapacity(model: string): void {
+    const n = this.active(model);
     if (n >= this.maxInFlight) {
-      this.onUpstreamError(r.model, 'shed');
-      throw new HttpError(503, `model ${r.model} is at capacity (${n} requests in progress); retry shortly`, { 'retry-after': '1' });
+      this.onUpstreamError(model, 'shed');
+      const retry = Math.min(30, Math.max(1, Math.ceil((this.latency.get(model) ?? 1000) / 1000)));
+      throw new HttpError(503, `model ${model} is at capacity (${n} requests in progress); retry in ${retry} s`, { 'retry-after': String(retry) });
     }
-    this.inFlight.set(r.model, n + 1);
+  }
+
+  async infer(r: InferRequest): Promise<InferenceResult> {
+    this.checkCapacity(r.model);
+    this.inFlight.set(r.model, this.active(r.model) + 1);
+    const started = performance.now();
     try {
-      return await this.forward(r);
+      const result = await this.forward(r);
+      const ms = performance.now() - started;
+      this.latency.set(r.model, 0.8 * (this.latency.get(r.model) ?? ms) + 0.2 * ms);
+      return result;
     } finally {
       this.inFlight.set(r.model, this.active(r.model) - 1);
     }
