@@ -140,11 +140,12 @@ export class InferenceClient {
   }
 
   /** GET /ready of a model's service, with a short bound. */
-  async ready(model: string, timeoutMs = 1_000): Promise<{ ready: boolean; version?: string; error?: string }> {
+  async ready(model: string, timeoutMs = 1_000): Promise<{ ready: boolean; version?: string; failed?: unknown; error?: string }> {
     try {
       const res = await this.pool(model).request({ method: 'GET', path: '/ready', headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
-      const body = (await res.body.json()) as { version?: string };
-      return { ready: res.statusCode === 200, version: body.version };
+      const body = (await res.body.json()) as { version?: string; failed?: unknown };
+      // `failed`: a version latest.txt names that the service refused to switch to.
+      return { ready: res.statusCode === 200, version: body.version, ...(body.failed ? { failed: body.failed } : {}) };
     } catch (err) {
       return { ready: false, error: (err as Error).message };
     }
