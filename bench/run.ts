@@ -73,6 +73,7 @@ async function main(): Promise<void> {
     if (mod.benchFinetune) await mod.benchFinetune();
   }
   await (await import('./store.ts')).benchStore();
+  await (await import('./overload.ts')).benchOverload();
 }
 
 main().catch((err) => {

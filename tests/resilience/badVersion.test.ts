@@ -60,6 +60,8 @@ describe('bad versions', () => {
       await new Promise((r) => setTimeout(r, 500));
     }
     expect((await ready()).failed!.reason).toMatch(/sha256/);
+    const gatewayReady = (await (await fetch(`${s.gatewayUrl}/ready`)).json()) as { models: Record<string, { failed?: { version: string } }> };
+    expect(gatewayReady.models.model1!.failed!.version).toBe(truncated);
     stop = true;
     await load;
     expect(results.length).toBeGreaterThan(4);

@@ -61,7 +61,7 @@ describe('shedding', () => {
     expect(shed.length).toBeGreaterThanOrEqual(6);
     for (const a of shed) {
       expect(a.ms).toBeLessThan(1_000);
-      expect(a.retry).toBe('1');
+      expect(Number(a.retry)).toBeGreaterThanOrEqual(1);
       expect(a.message).toMatch(/at capacity/);
     }
   });

@@ -38,10 +38,6 @@ export class ImageStore {
     return `out_${randomUUID()}.${format}`;
   }
 
-  async saveInput(name: string, bytes: Uint8Array): Promise<void> {
-    await writeFileAtomic(path.join(this.inputDir, name), bytes);
-  }
-
   inputPath(name: string): string {
     return path.join(this.inputDir, name);
   }

@@ -6,6 +6,8 @@
  * At most maxInFlight requests per replica are forwarded, what a service runs plus queues;
  * each pool has that many connections, so a request never waits unseen for a socket, and
  * the excess is answered 503 at once instead of after a timeout.
+ * Its Retry-After is the model's recent answer time: about when a place frees up for
+ * everyone already waiting, so shed clients do not come back in a flood.
  */
 import type { Readable } from 'node:stream';
 import { Pool, errors, type Dispatcher } from 'undici';
@@ -51,6 +53,8 @@ export class InferenceClient {
   private readonly next = new Map<string, number>();
   private readonly skipUntil = new Map<string, number>();
   private readonly inFlight = new Map<string, number>();
+  /** Moving average of successful answer times per model, in ms. */
+  private readonly latency = new Map<string, number>();
 
   constructor(
     urls: Record<string, string>,
@@ -87,16 +91,25 @@ export class InferenceClient {
     return this.inFlight.get(model) ?? 0;
   }
 
-  async infer(r: InferRequest): Promise<InferenceResult> {
-    const n = this.active(r.model);
-    const cap = this.maxInFlight * this.replicas[r.model]!.length;
-    if (n >= cap) {
-      this.onUpstreamError(r.model, 'shed');
-      throw new HttpError(503, `model ${r.model} is at capacity (${n} requests in progress); retry shortly`, { 'retry-after': '1' });
+  /** Throws the 503 a request would get now, so that callers can shed before doing any work. */
+  checkCapacity(model: string): void {
+    const n = this.active(model);
+    if (n >= this.maxInFlight * this.replicas[model]!.length) {
+      this.onUpstreamError(model, 'shed');
+      const retry = Math.min(30, Math.max(1, Math.ceil((this.latency.get(model) ?? 1000) / 1000)));
+      throw new HttpError(503, `model ${model} is at capacity (${n} requests in progress); retry in ${retry} s`, { 'retry-after': String(retry) });
     }
-    this.inFlight.set(r.model, n + 1);
+  }
+
+  async infer(r: InferRequest): Promise<InferenceResult> {
+    this.checkCapacity(r.model);
+    this.inFlight.set(r.model, this.active(r.model) + 1);
+    const started = performance.now();
     try {
-      return await this.forward(r);
+      const result = await this.forward(r);
+      const ms = performance.now() - started;
+      this.latency.set(r.model, 0.8 * (this.latency.get(r.model) ?? ms) + 0.2 * ms);
+      return result;
     } finally {
       this.inFlight.set(r.model, this.active(r.model) - 1);
     }
@@ -176,14 +189,15 @@ export class InferenceClient {
   }
 
   /** GET /ready of a model's replicas, with a short bound: ready when one of them is. */
-  async ready(model: string, timeoutMs = 1_000): Promise<{ ready: boolean; version?: string; error?: string; replicas?: number }> {
+  async ready(model: string, timeoutMs = 1_000): Promise<{ ready: boolean; version?: string; failed?: unknown; error?: string; replicas?: number }> {
     const urls = this.replicas[model]!;
     const answers = await Promise.all(
       urls.map(async (url) => {
         try {
           const res = await this.pool(url).request({ method: 'GET', path: '/ready', headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
-          const body = (await res.body.json()) as { version?: string };
-          return { ready: res.statusCode === 200, version: body.version };
+          const body = (await res.body.json()) as { version?: string; failed?: unknown };
+          // `failed`: a version latest.txt names that the service refused to switch to.
+          return { ready: res.statusCode === 200, version: body.version, ...(body.failed ? { failed: body.failed } : {}) };
         } catch (err) {
           return { ready: false, error: (err as Error).message };
         }

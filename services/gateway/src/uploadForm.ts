@@ -41,7 +41,15 @@ const isClientFault = (err: unknown) => {
   return err instanceof HttpError || (status !== undefined && status >= 400 && status < 500);
 };
 
-export async function readUploadForm(req: FastifyRequest, o: { dir: string; fields: ReadonlySet<string>; slots: UploadSlots }): Promise<UploadedForm> {
+export interface UploadFormOptions {
+  dir: string;
+  fields: ReadonlySet<string>;
+  slots: UploadSlots;
+  /** Called with the fields sent before the file, before it is received: may refuse at once. */
+  beforeFile?: (fields: Record<string, string>) => void;
+}
+
+export async function readUploadForm(req: FastifyRequest, o: UploadFormOptions): Promise<UploadedForm> {
   if (!req.isMultipart()) throw new HttpError(415, 'send multipart/form-data with an "image" file and a "model" field');
   const release = o.slots.acquire();
   const form: UploadedForm = {
@@ -58,6 +66,12 @@ export async function readUploadForm(req: FastifyRequest, o: { dir: string; fiel
         if (part.fieldname !== 'image' || form.imagePath) {
           part.file.resume();
           throw new HttpError(400, `unexpected file field "${part.fieldname}"; send exactly one file named "image"`);
+        }
+        try {
+          o.beforeFile?.(form.fields);
+        } catch (err) {
+          part.file.resume();
+          throw err;
         }
         await mkdir(o.dir, { recursive: true });
         form.imagePath = path.join(o.dir, `.upload-${randomUUID()}.part`);

@@ -22,6 +22,8 @@ export const CONTENT_SECURITY_POLICY = {
   'object-src': ["'none'"],
 };
 
+const PROBES = new Set(['/health', '/ready', '/metrics']);
+
 export async function protectionPlugin(app: FastifyInstance, o: { maxEventLoopDelayMs: number }): Promise<void> {
   await app.register(helmet, {
     // The local stack is plain http: no upgrade of its own requests, no HSTS.
@@ -32,11 +34,10 @@ export async function protectionPlugin(app: FastifyInstance, o: { maxEventLoopDe
   });
   await app.register(underPressure, {
     maxEventLoopDelay: o.maxEventLoopDelayMs,
-    retryAfter: 1,
-    customError: class Overloaded extends HttpError {
-      constructor() {
-        super(503, 'the gateway is overloaded; retry shortly', { 'retry-after': '1' });
-      }
+    // Probes and scrapes still answer: an overloaded gateway is busy, not dead.
+    pressureHandler: async (req, _reply, type) => {
+      if (PROBES.has(req.url.split('?')[0]!)) return;
+      throw new HttpError(503, `the gateway is overloaded (${type}); retry shortly`, { 'retry-after': '1' });
     },
   });
 }

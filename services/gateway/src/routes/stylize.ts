@@ -41,7 +41,13 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext, adminTo
   };
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
     const started = performance.now();
-    const upload = await readUploadForm(req, { dir: ctx.images.inputDir, fields: FIELDS, slots });
+    const upload = await readUploadForm(req, {
+      dir: ctx.images.inputDir,
+      fields: FIELDS,
+      slots,
+      // A model at capacity is refused before its upload is stored (clients send the model first).
+      beforeFile: (f) => f.model && ctx.modelNames.has(f.model) && ctx.inference.checkCapacity(f.model),
+    });
     try {
       return await stylize(req, reply, started, upload.fields as StylizeForm, upload.imagePath, upload.imageBytes);
     } finally {
