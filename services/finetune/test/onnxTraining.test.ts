@@ -67,7 +67,7 @@ describe('onnx training engine', () => {
     for (const g of grads) adam.step(ours, new Map([['w', g]]));
     const v = tf.variable(tf.tensor1d(w0));
     const opt = tf.train.adam(0.01);
-    for (const g of grads) opt.applyGradients({ [v.name]: tf.tensor1d(g) });
+    for (const g of grads) opt.applyGradients([{ name: v.name, tensor: tf.tensor1d(g) }]);
     const theirs = v.dataSync();
     for (let i = 0; i < w0.length; i++) expect(ours.get('w')![i]).toBeCloseTo(theirs[i]!, 6);
     opt.dispose();

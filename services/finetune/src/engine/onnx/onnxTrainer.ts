@@ -90,8 +90,9 @@ export async function trainOnnx(input: TrainingInput, hooks: TrainingHooks = {},
 
     let evalSession: ort.InferenceSession | undefined;
     const evaluate = async (photos: Float32Array[]): Promise<LossParts> => {
-      evalSession ??= await open(buildTrainingGraph({ batch: 1, height: size, width: size, loss: params.weights, vgg: input.vgg, evaluateOnly: true }));
       const sum: LossParts = { total: 0, style: 0, content: 0, tv: 0 };
+      if (photos.length === 0) return sum;
+      evalSession ??= await open(buildTrainingGraph({ batch: 1, height: size, width: size, loss: params.weights, vgg: input.vgg, evaluateOnly: true }));
       const feeds = { ...weightFeeds(weights), ...gramFeeds };
       for (const p of photos) {
         const parts = readLoss(await evalSession.run({ ...feeds, [PHOTOS]: tensor(p, [1, size, size, 3]) }));
