@@ -13,7 +13,7 @@ const schema = z.object({
   /** Admin bearer token; when unset, read from (or generated into) <storage>/admin_token. */
   NST_ADMIN_TOKEN: z.string().min(16).optional(),
   /** TF.js backend for training: auto (tfjs-node when it loads, else wasm), node or wasm. */
-  NST_FINETUNE_BACKEND: z.enum(FINETUNE_BACKENDS).default('auto'),
+  NST_FINETUNE_BACKEND: z.enum(FINETUNE_BACKENDS).default('onnx'),
   /** Threads a training run uses (wasm backend); default every core. */
   NST_FINETUNE_THREADS: positiveInt(os.availableParallelism()),
   /** Data-parallel workers instead of wasm threads for batches of 2+ (see tfBackend.ts). */

@@ -11,7 +11,7 @@ import { ONNX_INPUT, ONNX_OUTPUT, exportOnnx, loadCheckpoint } from '@nst/common
 import { styleNetForward, weightsToTensors } from '@nst/common/network/tfStyleNet';
 import { Adam } from '../src/engine/onnx/adam.ts';
 import { usesOnnxEngine } from '../src/engine/onnx/engineChoice.ts';
-import { onnxMicroBatch } from '../src/engine/onnx/onnxTrainer.ts';
+import { onnxMicroBatch, trainOnnx } from '../src/engine/onnx/onnxTrainer.ts';
 import { decodeSquare, decodeStyle } from '../src/training/dataset.ts';
 import { initTrainingBackend } from '../src/training/tfBackend.ts';
 import { trainInWorker } from '../src/training/trainInWorker.ts';
@@ -58,6 +58,31 @@ describe('onnx training engine', () => {
     expect(onnxMicroBatch(3, 300)).toBe(1);
   });
 
+  it('takes the same step whether a batch runs whole or in parts', async () => {
+    if (!mirror) throw new Error('this test needs NST_DATA_MIRROR (the shared data folder)');
+    const size = 32;
+    const styleDir = path.join(mirror, 'models/fast-style/wave');
+    const photos = await Promise.all(['100075', '100080'].map((n) => decodeSquare(path.join(mirror, `images/content/train/${n}.jpg`), size)));
+    const input = {
+      weights: await loadCheckpoint(styleDir),
+      vgg: await loadVgg19Weights({ mirror, cacheDir: '/nonexistent' }),
+      style: await decodeStyle(path.join(styleDir, 'style.jpg'), 64),
+      photos,
+      heldOut: [],
+      params: { steps: 1, batchSize: 2, imageSize: size, learningRate: 1e-3, weights: { style: 100, content: 7.5, tv: 200 }, seed: 3 },
+    };
+    const losses: number[] = [];
+    const onStep = (r: { loss: { total: number } }) => void losses.push(r.loss.total);
+    const whole = await trainOnnx(input, { onStep }, { threads: 1 });
+    const parts = await trainOnnx(input, { onStep }, { threads: 1, microBatchPixels: size * size });
+    expect(Math.abs(losses[1]! - losses[0]!) / losses[0]!).toBeLessThan(1e-5);
+    // Both parts' gradients count: each weight moves the same way.
+    for (const [name, w] of whole.weights) {
+      const p = parts.weights.get(name)!;
+      for (let i = 0; i < w.length; i += 97) expect(p[i]).toBeCloseTo(w[i]!, 4);
+    }
+  });
+
   it('Adam takes the step tf.train.adam takes', async () => {
     await initTrainingBackend({ prefer: 'cpu' });
     const w0 = Float32Array.from({ length: 50 }, (_, i) => Math.sin(i));
@@ -67,7 +92,7 @@ describe('onnx training engine', () => {
     for (const g of grads) adam.step(ours, new Map([['w', g]]));
     const v = tf.variable(tf.tensor1d(w0));
     const opt = tf.train.adam(0.01);
-    for (const g of grads) opt.applyGradients({ [v.name]: tf.tensor1d(g) });
+    for (const g of grads) opt.applyGradients([{ name: v.name, tensor: tf.tensor1d(g) }]);
     const theirs = v.dataSync();
     for (let i = 0; i < w0.length; i++) expect(ours.get('w')![i]).toBeCloseTo(theirs[i]!, 6);
     opt.dispose();

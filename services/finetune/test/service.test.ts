@@ -129,12 +129,14 @@ describe('finetune service', () => {
     expect(done.loss_history).toHaveLength(4);
     const losses = done.loss_history.map((l: { total: number }) => l.total);
     expect(losses.at(-1)).toBeLessThan(losses[0]);
-    expect(done.backend).toMatch(/wasm|tensorflow/);
+    // The default engine, recorded in the job and on the model card.
+    expect(done.backend).toMatch(/^onnx/);
     const version = done.result.version as string;
     expect(version).toBe('model1_v2');
     const card = await store.card('model1', version);
     expect(card).toMatchObject({ parent: 'model1_v1', training: { params: { steps: 4, image_size: 64, batch_size: 4 }, dataset: { size: 4, curated_uploads: 1 } } });
     expect((card.training as { dataset: { sha256: string } }).dataset.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect((card.training as { backend: string }).backend).toBe(done.backend);
     expect(card.metrics).toHaveProperty('heldout_parent.total');
     expect(card.metrics).toHaveProperty('heldout_trained.total');
     const latest = await store.latest('model1');

@@ -17,8 +17,11 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmTrainingKernels } from './wasmGradients.ts';
 
-/** Values of NST_FINETUNE_BACKEND: auto (node when it loads, else wasm), node, wasm. */
-export const FINETUNE_BACKENDS = ['auto', 'node', 'wasm'] as const;
+/**
+ * Values of NST_FINETUNE_BACKEND: onnx (the default: onnxruntime, engine/onnx/), and the TF.js
+ * backends auto (node when it loads, else wasm), node, wasm.
+ */
+export const FINETUNE_BACKENDS = ['onnx', 'auto', 'node', 'wasm'] as const;
 export type FinetuneBackend = (typeof FINETUNE_BACKENDS)[number];
 
 export interface BackendInfo {
@@ -107,7 +110,7 @@ export interface BackendOptions {
 }
 
 /** The backend a setting selects: auto tries tfjs-node first; node insists on it. */
-async function selectTrainingBackend(prefer: FinetuneBackend | 'cpu', threads: number): Promise<BackendInfo> {
+async function selectTrainingBackend(prefer: Exclude<FinetuneBackend, 'onnx'> | 'cpu', threads: number): Promise<BackendInfo> {
   switch (prefer) {
     case 'cpu':
       await tf.setBackend('cpu');
@@ -129,6 +132,7 @@ async function selectTrainingBackend(prefer: FinetuneBackend | 'cpu', threads: n
 
 /** Initialises the backend once per thread; later calls return the first result. */
 export function initTrainingBackend(opts: BackendOptions = {}): Promise<BackendInfo> {
-  current ??= selectTrainingBackend(opts.prefer ?? 'auto', Math.max(1, opts.threads ?? os.availableParallelism()));
+  // The onnx engine trains without TF.js; asked for a TF.js backend here, it means the automatic pick.
+  current ??= selectTrainingBackend(opts.prefer === undefined || opts.prefer === 'onnx' ? 'auto' : opts.prefer, Math.max(1, opts.threads ?? os.availableParallelism()));
   return current;
 }

@@ -15,6 +15,8 @@ import { LOSS_OUTPUTS, PHOTOS, STYLE_IMAGE, buildStyleGramGraph, buildTrainingGr
 export interface OnnxEngineOptions {
   /** onnxruntime intra-op threads; default every core. */
   threads?: number;
+  /** Pixels per session.run (see onnxMicroBatch). */
+  microBatchPixels?: number;
 }
 
 export interface OnnxEngineInfo {
@@ -30,8 +32,8 @@ export interface OnnxEngineInfo {
 const MICRO_BATCH_PIXELS = 4 * 256 * 256;
 
 /** Largest divisor of the batch within the pixel budget, so every part has one graph. */
-export function onnxMicroBatch(batchSize: number, imageSize: number): number {
-  const limit = Math.max(1, Math.floor(MICRO_BATCH_PIXELS / (imageSize * imageSize)));
+export function onnxMicroBatch(batchSize: number, imageSize: number, budget = MICRO_BATCH_PIXELS): number {
+  const limit = Math.max(1, Math.floor(budget / (imageSize * imageSize)));
   for (let m = Math.min(batchSize, limit); m > 1; m--) if (batchSize % m === 0) return m;
   return 1;
 }
@@ -90,8 +92,9 @@ export async function trainOnnx(input: TrainingInput, hooks: TrainingHooks = {},
 
     let evalSession: ort.InferenceSession | undefined;
     const evaluate = async (photos: Float32Array[]): Promise<LossParts> => {
-      evalSession ??= await open(buildTrainingGraph({ batch: 1, height: size, width: size, loss: params.weights, vgg: input.vgg, evaluateOnly: true }));
       const sum: LossParts = { total: 0, style: 0, content: 0, tv: 0 };
+      if (photos.length === 0) return sum;
+      evalSession ??= await open(buildTrainingGraph({ batch: 1, height: size, width: size, loss: params.weights, vgg: input.vgg, evaluateOnly: true }));
       const feeds = { ...weightFeeds(weights), ...gramFeeds };
       for (const p of photos) {
         const parts = readLoss(await evalSession.run({ ...feeds, [PHOTOS]: tensor(p, [1, size, size, 3]) }));
@@ -103,7 +106,7 @@ export async function trainOnnx(input: TrainingInput, hooks: TrainingHooks = {},
     hooks.onPhase?.('evaluating_parent');
     const parent = await evaluate(input.heldOut);
     hooks.onPhase?.('training');
-    const micro = onnxMicroBatch(params.batchSize, size);
+    const micro = onnxMicroBatch(params.batchSize, size, opts.microBatchPixels);
     const trainSession = await open(buildTrainingGraph({ batch: micro, height: size, width: size, loss: params.weights, vgg: input.vgg }));
     const adam = new Adam(params.learningRate);
     const next = batches(input.photos.length, params.batchSize, params.seed);
