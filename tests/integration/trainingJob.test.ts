@@ -5,7 +5,8 @@
  * would (the `pnpm deploy --prod` folder docker/node.Dockerfile copies to /app, its ENV and
  * CMD, the Job's command and env, the ConfigMap, the storage volume). It trains, publishes a
  * version with its card and reports success through the Job status the service watches, even
- * though the service is restarted (SIGTERM, as a rollout does) while the Job runs. A broken
+ * though the service is restarted (SIGTERM, as a rollout does) while the Job runs, or is down
+ * until after the Job finished and its TTL removed it. A broken
  * envelope, a wrong command and a file missing from the deploy folder each fail the job.
  */
 import { execFile } from 'node:child_process';
@@ -132,6 +133,27 @@ describe('training Jobs run as Kubernetes runs them', () => {
     expect(JSON.parse(await readFile(path.join(storage, 'finetune-jobs', `${id}.json`), 'utf8'))).toMatchObject({ state: 'succeeded', backend: done.backend });
   }, 400_000);
 
+  it('takes the result of a Job that finished, and was removed by its TTL, while no service ran', async () => {
+    let api = adminApi(svc!.url, TOKEN);
+    const submitted = await api('POST', '/finetune', { ...TINY, publish: 'none' });
+    expect(submitted.status).toBe(202);
+    const id = submitted.body.id as string;
+    const name = await waitUntil('the Job to be created', async () => [...kube.jobs.keys()].find((n) => kube.jobs.get(n)!.job.metadata!.annotations!['nst.io/job-id'] === id));
+    await waitUntil('the pod to run', async () => kube.jobs.get(name)!.exit !== undefined);
+    expect(await svc!.stop('SIGTERM')).toBe(0);
+    expect(await kube.jobs.get(name)!.exit).toBe(0);
+    kube.jobs.delete(name);
+    svc = await startFinetuneProcess(serviceEnv);
+    api = adminApi(svc.url, TOKEN);
+    const done = await waitUntil('the job to finish', async () => {
+      const j = (await api('GET', `/jobs/${id}`)).body;
+      return j.state !== 'running' && j;
+    });
+    expect(done).toMatchObject({ state: 'succeeded', error: null, result: { version: 'model1_v3', published: false } });
+    // Not started again.
+    expect(kube.jobs.has(name)).toBe(false);
+  }, 300_000);
+
   async function failedJob(api: ReturnType<typeof adminApi>) {
     const submitted = await api('POST', '/finetune', { ...TINY, publish: 'none' });
     expect(submitted.status).toBe(202);
@@ -169,6 +191,6 @@ describe('training Jobs run as Kubernetes runs them', () => {
     } finally {
       await rename(path.join(app, 'src/jobs/envelope.ts.moved'), path.join(app, 'src/jobs/envelope.ts'));
     }
-    expect(await new ModelStore(storage).versions('model1')).toEqual([1, 2]);
+    expect(await new ModelStore(storage).versions('model1')).toEqual([1, 2, 3]);
   }, 200_000);
 });

@@ -3,3 +3,5 @@ export * from './config.ts';
 export * from './jobs/request.ts';
 export * from './jobs/jobQueue.ts';
 export * from './publish.ts';
+export * from './jobs/envelope.ts';
+export * from './jobs/jobRecords.ts';
