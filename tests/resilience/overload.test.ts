@@ -73,7 +73,15 @@ describe('shedding', () => {
     // A long run takes the one slot (and, onnxruntime being synchronous, the service's event
     // loop); two small requests are forwarded behind it; then all three clients go away.
     const pending = [post(large, '1024', controllers[0]!.signal).catch(() => null)];
-    await new Promise((r) => setTimeout(r, 300));
+    // The run has started once the service stops answering its health probe.
+    for (const until = Date.now() + 15_000; Date.now() < until; ) {
+      const answered = await fetch(`${s.inferenceUrls.model1!}/health`, { signal: AbortSignal.timeout(400) }).then(
+        () => true,
+        () => false,
+      );
+      if (!answered) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
     pending.push(...controllers.slice(1).map((c) => post(photo, '64', c.signal).catch(() => null)));
     await new Promise((r) => setTimeout(r, 300));
     for (const c of controllers) c.abort();
