@@ -117,7 +117,7 @@ describe('training Jobs run as Kubernetes runs them', () => {
     });
     const podLog = kube.jobs.get(name)!.log;
     expect(done.error, podLog).toBeNull();
-    expect(done).toMatchObject({ state: 'succeeded', step: 2, steps: 2, backend: expect.stringMatching(/^(wasm|tensorflow)/), result: { version: 'model1_v2' } });
+    expect(done).toMatchObject({ state: 'succeeded', step: 2, steps: 2, backend: expect.stringMatching(/^(onnx|wasm|tensorflow)/), result: { version: 'model1_v2' } });
     expect(kube.jobs.get(name)!.job.status!.succeeded).toBe(1);
     expect(kube.deleted).toEqual([]);
     // Followed by a watch on that one Job, as before the restart.

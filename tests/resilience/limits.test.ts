@@ -191,7 +191,10 @@ describe('storage', () => {
       await writeFile(path.join(outs, `out_${id(n)}.json`), JSON.stringify({ content_image_filename: `in_${id(n)}.jpeg` }));
       if (n !== 3) for (const f of [path.join(ins, `in_${id(n)}.jpeg`), path.join(outs, `out_${id(n)}.png`)]) await utimes(f, old, old);
     }
-    // 1: old and rated (kept); 2: old, nothing refers to it (deleted); 3: recent (kept).
+    const part = path.join(ins, `.upload-${id(4)}.part`);
+    await writeFile(part, 'cut off');
+    await utimes(part, old, old);
+    // 1: old and rated (kept); 2: old, nothing refers to it (deleted); 3: recent (kept); 4: a stale upload (deleted).
     await writeFile(path.join(dir, 'feedback.jsonl'), `${JSON.stringify({ output_image_filename: `out_${id(1)}.png`, content_image_filename: `in_${id(1)}.jpeg` })}\n`);
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/retentionJob.ts'], {
       cwd: path.join(ROOT, 'services/gateway'),

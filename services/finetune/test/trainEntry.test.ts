@@ -31,7 +31,7 @@ describe('training Job entry point', () => {
     expect(lines.every((l) => l['ecs.version'] && l['service.name'] === 'finetune-job')).toBe(true);
     expect(lines[0]!.message).toBe('training job job-k8s-1 started');
     expect(lines.at(-1)!.nst?.job?.state).toBe('succeeded');
-    expect(lines.some((l) => /^training backend (wasm|tensorflow) .*: (auto|NST_FINETUNE_BACKEND)/.test(l.message))).toBe(true);
+    expect(lines.some((l) => /^training backend (onnx|wasm|tensorflow) .*: (auto|NST_FINETUNE_BACKEND)/.test(l.message))).toBe(true);
     const progress = await readProgress(storage, 'job-k8s-1');
     expect(progress?.error).toBeNull();
     expect(progress?.step).toBe(2);

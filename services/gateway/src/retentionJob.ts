@@ -2,7 +2,8 @@
  * Deletes stored images older than the retention (NST_IMAGE_RETENTION_DAYS; 0 keeps all),
  * except those something still refers to: a rating in feedback.jsonl (fine-tuning trains
  * on rated uploads), a model card or routing history, or a training job's record. A result
- * goes with its record; an upload whose result is kept is kept too.
+ * goes with its record; an upload whose result is kept is kept too. Temporary files of
+ * uploads cut off by a crash go after a day.
  *
  * Run it as a job (`tsx src/retentionJob.ts` from services/gateway: the cluster's CronJob),
  * or let the gateway run it daily (NST_IMAGE_RETENTION_SCHEDULE, the local stack).
@@ -83,6 +84,11 @@ export async function runRetention(storageDir: string, days: number, now = Date.
   }
   for (const f of await readdir(inputDir).catch(() => [] as string[])) {
     if (/^in_[0-9a-f-]{36}\./.test(f)) await considered(inputDir, f);
+    // An upload cut off by a crash leaves its temporary file behind.
+    else if (/^\.upload-[0-9a-f-]{36}\.part$/.test(f)) {
+      const info = await stat(path.join(inputDir, f)).catch(() => null);
+      if (info && info.mtimeMs < now - DAY_MS) await rm(path.join(inputDir, f), { force: true });
+    }
   }
   return result;
 }

@@ -35,7 +35,7 @@ async function trainTfjs(): Promise<TrainingOutput> {
 
 async function trainOnOnnxRuntime(): Promise<TrainingOutput> {
   const info = onnxEngineInfo({ threads: backend.threads });
-  post({ type: 'backend', ...info, reason: 'NST_FINETUNE_BACKEND selects onnxruntime', workers: 1 });
+  post({ type: 'backend', ...info, reason: 'NST_FINETUNE_BACKEND=onnx (onnxruntime)', workers: 1 });
   return trainOnnx(input, hooks, info);
 }
 
