@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FileJobRecords } from '../src/jobs/jobRecords.ts';
+import { FileJobRecords } from '@nst/common';
 import { JobQueue, QueueShutdown, RunDetachedError, type Job, type JobResult, type JobRunner } from '../src/jobs/jobQueue.ts';
 
 type P = { label: string };
