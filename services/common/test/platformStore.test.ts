@@ -1,7 +1,7 @@
 /**
  * One contract, both backends: the file store and the PostgreSQL store (a real cluster
  * started for this file) give the same answers for ratings, served requests, routing
- * policy, history and the release lock; plus what only the file backend has to get right.
+ * policy, history, the release lock and training-job records; plus what only the file backend has to get right.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -190,6 +190,48 @@ describe.each(['file', 'postgres'] as const)('platform store contract: %s', (bac
     expect((await b.history('model1')).at(-1)).toMatchObject({ action: 'rollback', to: v1, actor: 'carol', reason: 'back to the original' });
   });
 
+  it('keeps training-job records as saved, one per id, seen by every replica', async () => {
+    const { a, b } = await fresh(backend);
+    type Rec = { id: string; model: string; state: string; step: number; params: { files: string[] } };
+    const parse = (v: unknown) => {
+      if (typeof (v as Rec).step !== 'number') throw new Error('not a job');
+      return v as Rec;
+    };
+    const unreadable: string[] = [];
+    const ra = a.jobRecords(parse, (where) => unreadable.push(where));
+    const rb = b.jobRecords(parse);
+    const j1: Rec = { id: '4f1c7d2e-0b7a-4c55-9a0e-1d2f3a4b5c6d', model: 'model1', state: 'queued', step: 0, params: { files: ['a.jpg', 'ü.png'] } };
+    const j2: Rec = { id: 'job-2', model: 'model2', state: 'running', step: 3, params: { files: [] } };
+    expect(await rb.list()).toEqual([]);
+    expect(await rb.get(j1.id)).toBeNull();
+    await ra.save(j1);
+    await ra.save(j2);
+    expect(await rb.get(j1.id)).toEqual(j1);
+    expect((await rb.list()).sort((x, y) => x.id.localeCompare(y.id))).toEqual([j1, j2]);
+    // A save replaces the record whole.
+    const done = { id: j1.id, model: 'model1', state: 'succeeded', step: 5, params: { files: ['a.jpg'] } };
+    await rb.save(done);
+    expect(await ra.get(j1.id)).toEqual(done);
+    expect(await ra.list()).toHaveLength(2);
+    await ra.remove(j2.id);
+    await ra.remove('no-such-job');
+    expect(await rb.list()).toEqual([done]);
+    expect(await rb.get(j2.id)).toBeNull();
+    // A record the caller's parse refuses is skipped and reported, not returned.
+    await ra.save({ id: 'foreign', model: 'model1', state: 'queued' } as Rec);
+    expect(await ra.list()).toEqual([done]);
+    expect(await ra.get('foreign')).toBeNull();
+    expect(unreadable).toHaveLength(2);
+    expect(unreadable[0]).toMatch(/foreign/);
+    // Ids that could name another file or key are refused.
+    for (const id of ['../escape', 'a/b', '', '.hidden', 'x'.repeat(200)]) {
+      await expect(ra.save({ ...done, id })).rejects.toThrow(/unusable job id/);
+      await expect(ra.remove(id)).rejects.toThrow(/unusable job id/);
+      expect(await ra.get(id)).toBeNull();
+    }
+    expect(await rb.list()).toEqual([done]);
+  });
+
   it('reports its health', async () => {
     const { a } = await fresh(backend);
     expect(await a.health()).toMatchObject({ ok: true, backend });
@@ -205,6 +247,19 @@ describe('postgres backend start-up', () => {
     const stores = await Promise.all(Array.from({ length: 4 }, () => PgStore.open(url)));
     opened.push(...stores);
     for (const st of stores) expect(await st.health()).toMatchObject({ ok: true });
+  });
+});
+
+describe('file backend job records', () => {
+  it('keeps one <id>.json per job under finetune-jobs/ and skips a torn one', async () => {
+    const dir = await tempDir();
+    const unreadable: string[] = [];
+    const records = new FileStore(dir).jobRecords((v) => v as { id: string; model: string; state: string }, (where) => unreadable.push(where));
+    await records.save({ id: 'j1', model: 'model1', state: 'queued' });
+    expect(JSON.parse(await readFile(path.join(dir, 'finetune-jobs', 'j1.json'), 'utf8'))).toEqual({ id: 'j1', model: 'model1', state: 'queued' });
+    await writeFile(path.join(dir, 'finetune-jobs', 'torn.json'), '{"id": "torn", "sta');
+    expect(await records.list()).toEqual([{ id: 'j1', model: 'model1', state: 'queued' }]);
+    expect(unreadable).toEqual([path.join(dir, 'finetune-jobs', 'torn.json')]);
   });
 });
 

@@ -2,10 +2,9 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { z } from 'zod';
-import { HttpError, ModelStore, checkBearer, createService, dataLocation, ensureAdminToken } from '@nst/common';
+import { HttpError, ModelStore, checkBearer, createService, dataLocation, ensureAdminToken, sharedPlatformStore, type JobRecords } from '@nst/common';
 import type { FinetuneConfig } from './config.ts';
 import { FINISHED_STATES, JOB_STATES, JobQueue, QueueFullError, type Job, type JobRunner } from './jobs/jobQueue.ts';
-import { FileJobRecords, type JobRecords } from './jobs/jobRecords.ts';
 import { prepareJob, type PreparedJob } from './jobs/prepare.ts';
 import { describeIssues, finetuneRequestSchema } from './jobs/request.ts';
 import { runJob } from './jobs/runJob.ts';
@@ -75,7 +74,10 @@ export async function buildFinetuneApp(config: FinetuneConfig): Promise<Finetune
   const runner: JobRunner<PreparedJob> = launcher
     ? kubernetesRunner(launcher, config.NST_STORAGE_DIR)
     : (job, signal) => runJob(job, signal, { store, loc, backend, log: app.log, onStepSeconds: (m, s) => stepSeconds.labels(m).observe(s) });
-  const records = new FileJobRecords<Job<PreparedJob>>(config.NST_STORAGE_DIR, parseSavedJob, (file, err) => app.log.warn({ err, file: { path: file } }, `ignoring unreadable job record ${file}`));
+  // The platform store publishing releases through (files, or PostgreSQL with NST_DATABASE_URL):
+  // every replica and restart sees the same jobs.
+  const platform = await sharedPlatformStore(config.NST_STORAGE_DIR, config.NST_DATABASE_URL);
+  const records = platform.jobRecords(parseSavedJob, (where, err) => app.log.warn({ err, nst: { job_record: where } }, `ignoring unreadable job record ${where}`));
   const queue: JobQueue<PreparedJob> = new JobQueue<PreparedJob>(runner, {
     maxQueued: config.NST_FINETUNE_MAX_QUEUE,
     keepFinished: config.NST_FINETUNE_KEEP_JOBS,

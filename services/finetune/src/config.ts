@@ -20,7 +20,7 @@ const schema = z.object({
   NST_FINETUNE_DATA_PARALLEL: booleanFlag(false),
   /** Jobs waiting behind the running one; more are refused with 429. */
   NST_FINETUNE_MAX_QUEUE: z.coerce.number().int().min(0).default(8),
-  /** Finished jobs kept (in memory and in <storage>/finetune-jobs/) for GET /jobs. */
+  /** Finished jobs kept (in memory and in the platform store's job records) for GET /jobs. */
   NST_FINETUNE_KEEP_JOBS: positiveInt(100),
 });
 

@@ -1,12 +1,14 @@
 /**
- * The job queue's persistence and restart rules, with the file records on a temp folder and
- * runners that stand for a local run (stops with the process) and a remote one (goes on).
+ * The job queue's persistence and restart rules, on the platform store's job records of both
+ * backends (a temp folder; a real PostgreSQL started for this file), with runners that stand
+ * for a local run (stops with the process) and a remote one (goes on).
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { FileJobRecords } from '../src/jobs/jobRecords.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileJobRecords, openPlatformStore, type PlatformStore } from '@nst/common';
+import { startPostgres, type TestPostgres } from '../../../tests/support/postgres.ts';
 import { JobQueue, QueueShutdown, RunDetachedError, type Job, type JobResult, type JobRunner } from '../src/jobs/jobQueue.ts';
 
 type P = { label: string };
@@ -30,15 +32,29 @@ const until = async (fn: () => boolean) => {
   expect(fn()).toBe(true);
 };
 
-describe('job queue across restarts', () => {
-  const dirs: string[] = [];
-  afterAll(async () => {
-    for (const d of dirs) await rm(d, { recursive: true, force: true });
-  });
+const dirs: string[] = [];
+const opened: PlatformStore[] = [];
+let pgServer: TestPostgres;
+beforeAll(async () => {
+  pgServer = await startPostgres();
+});
+afterAll(async () => {
+  await Promise.all(opened.map((s) => s.close()));
+  await pgServer?.stop();
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+const tempDir = async () => {
+  const d = await mkdtemp(path.join(tmpdir(), 'nst-jobq-'));
+  dirs.push(d);
+  return d;
+};
+
+describe.each(['file', 'postgres'] as const)('job queue across restarts: %s', (backend) => {
   const records = async () => {
-    const d = await mkdtemp(path.join(tmpdir(), 'nst-jobq-'));
-    dirs.push(d);
-    return new FileJobRecords<Job<P>>(d, (v) => v as Job<P>);
+    const store = await openPlatformStore({ storageDir: await tempDir(), databaseUrl: backend === 'postgres' ? await pgServer.createDatabase() : undefined });
+    opened.push(store);
+    expect(store.backend).toBe(backend);
+    return store.jobRecords<Job<P>>((v) => v as Job<P>);
   };
 
   it('local: shutdown interrupts the running job, keeps the queued ones in order', async () => {
@@ -94,10 +110,12 @@ describe('job queue across restarts', () => {
     await q3.shutdown();
     expect((await rec.get(next.id))!.state).toBe('interrupted');
   });
+});
+
+describe('job queue on file records', () => {
 
   it('skips unreadable records and keeps only the newest finished ones', async () => {
-    const d = await mkdtemp(path.join(tmpdir(), 'nst-jobq-'));
-    dirs.push(d);
+    const d = await tempDir();
     const unreadable: string[] = [];
     const strict = new FileJobRecords<Job<P>>(
       d,

@@ -6,6 +6,7 @@
  *   models/<model>/routing.json     the routing policy, replaced atomically
  *   models/<model>/history.jsonl    every release change
  *   models/<model>/.release.lock    held while a release change runs (any process)
+ *   finetune-jobs/<id>.json         one training-job record, replaced atomically
  * Counts are folded incrementally from the logs: each call reads only the lines added since.
  * Appends are atomic on a local disk; several replicas on a network volume want PostgreSQL.
  */
@@ -16,8 +17,23 @@ import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { LineAppender, writeFileAtomic } from '../atomicFile.ts';
 import { parseJsonLines } from '../jsonl.ts';
+import { FileJobRecords } from './fileJobRecords.ts';
 import { NO_CANARY, routingPolicySchema, type HistoryEntry, type RoutingPolicy } from '../routingPolicy.ts';
-import { feedbackEntrySchema, hourOf, ratingKey, type FeedbackEntry, type PlatformStore, type ReleaseWriter, type ServedRequest, type StoreHealth, type VersionCounts } from './types.ts';
+import {
+  feedbackEntrySchema,
+  hourOf,
+  ratingKey,
+  type FeedbackEntry,
+  type JobRecord,
+  type JobRecords,
+  type ParseJobRecord,
+  type PlatformStore,
+  type ReleaseWriter,
+  type ServedRequest,
+  type StoreHealth,
+  type UnreadableJobRecord,
+  type VersionCounts,
+} from './types.ts';
 
 // A write past a file size limit (RLIMIT_FSIZE) must fail with EFBIG like a full disk, not
 // end the process: signal-exit (under proper-lockfile) re-raises SIGXFSZ unless someone listens.
@@ -331,6 +347,10 @@ export class FileStore implements PlatformStore {
       next.catch(() => undefined),
     );
     return next;
+  }
+
+  jobRecords<J extends JobRecord>(parse: ParseJobRecord<J>, onUnreadable?: UnreadableJobRecord): JobRecords<J> {
+    return new FileJobRecords(this.root, parse, onUnreadable);
   }
 
   async health(): Promise<StoreHealth> {

@@ -2,12 +2,26 @@
  * The PostgreSQL backend (NST_DATABASE_URL): node-postgres pool, schema from the SQL files in
  * ./migrations applied by node-pg-migrate at start (under its advisory lock, so replicas
  * starting together migrate once). Counts are aggregated by SQL; a release change is one
- * transaction holding a per-model advisory lock.
+ * transaction holding a per-model advisory lock; a training-job record is one jsonb row.
  */
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { NO_CANARY, type HistoryEntry, type RoutingPolicy } from '../routingPolicy.ts';
-import { feedbackEntrySchema, type FeedbackEntry, type PlatformStore, type ReleaseWriter, type ServedRequest, type StoreHealth, type VersionCounts } from './types.ts';
+import {
+  checkJobId,
+  feedbackEntrySchema,
+  isSafeJobId,
+  type FeedbackEntry,
+  type JobRecord,
+  type JobRecords,
+  type ParseJobRecord,
+  type PlatformStore,
+  type ReleaseWriter,
+  type ServedRequest,
+  type StoreHealth,
+  type UnreadableJobRecord,
+  type VersionCounts,
+} from './types.ts';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations', import.meta.url));
 const MIGRATIONS_TABLE = 'nst_migrations';
@@ -45,6 +59,47 @@ export async function migrate(databaseUrl: string): Promise<void> {
     await runner({ dbClient: client, dir: MIGRATIONS_DIR, direction: 'up', migrationsTable: MIGRATIONS_TABLE, log: () => undefined, checkOrder: true, advisoryLockMode: 'wait' });
   } finally {
     await client.end();
+  }
+}
+
+/** Training-job records in `training_jobs`: an upsert per save, so the last save wins on every replica. */
+class PgJobRecords<J extends JobRecord> implements JobRecords<J> {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly parse: ParseJobRecord<J>,
+    private readonly onUnreadable?: UnreadableJobRecord,
+  ) {}
+
+  async save(job: J): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO training_jobs (id, model, state, record, updated_at) VALUES ($1, $2, $3, $4::jsonb, now())
+       ON CONFLICT (id) DO UPDATE SET model = EXCLUDED.model, state = EXCLUDED.state, record = EXCLUDED.record, updated_at = EXCLUDED.updated_at`,
+      [checkJobId(job.id), job.model, job.state, JSON.stringify(job)],
+    );
+  }
+
+  async get(id: string): Promise<J | null> {
+    if (!isSafeJobId(id)) return null;
+    const { rows } = await this.pool.query<{ id: string; record: unknown }>('SELECT id, record FROM training_jobs WHERE id = $1', [id]);
+    return rows[0] ? this.read(rows[0]) : null;
+  }
+
+  async list(): Promise<J[]> {
+    const { rows } = await this.pool.query<{ id: string; record: unknown }>('SELECT id, record FROM training_jobs ORDER BY updated_at, id');
+    return rows.map((r) => this.read(r)).filter((j): j is J => j !== null);
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.pool.query('DELETE FROM training_jobs WHERE id = $1', [checkJobId(id)]);
+  }
+
+  private read(row: { id: string; record: unknown }): J | null {
+    try {
+      return this.parse(row.record);
+    } catch (err) {
+      this.onUnreadable?.(`training_jobs/${row.id}`, err as Error);
+      return null;
+    }
   }
 }
 
@@ -231,6 +286,10 @@ export class PgStore implements PlatformStore {
       this.policyCache.delete(model);
       client.release();
     }
+  }
+
+  jobRecords<J extends JobRecord>(parse: ParseJobRecord<J>, onUnreadable?: UnreadableJobRecord): JobRecords<J> {
+    return new PgJobRecords(this.pool, parse, onUnreadable);
   }
 
   async health(): Promise<StoreHealth> {

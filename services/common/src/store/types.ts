@@ -1,6 +1,6 @@
 /**
  * The platform's shared state behind one interface: ratings, served requests, each model's
- * routing policy and its release history. Two backends keep it: files on the shared volume
+ * routing policy, its release history and the fine-tuning service's job records. Two backends keep it: files on the shared volume
  * (the embedded default) and PostgreSQL (NST_DATABASE_URL), for several replicas.
  * The live version itself stays in models/<model>/latest.txt, which inference follows;
  * only the release owner (release.ts) changes it, under `withReleaseLock`.
@@ -67,6 +67,35 @@ export interface ReleaseWriter {
   record(entry: HistoryEntry): Promise<void>;
 }
 
+/** What the store needs of a training-job record; the rest is the caller's, kept as given. */
+export interface JobRecord {
+  id: string;
+  model: string;
+  state: string;
+}
+
+/** Checks a record read back: throws on anything it does not trust (torn, foreign, outdated). */
+export type ParseJobRecord<J> = (value: unknown) => J;
+/** Told about a record `parse` refused (`where`: its file, or its row); the record is skipped. */
+export type UnreadableJobRecord = (where: string, err: Error) => void;
+
+/** The saved training jobs, so a restart (or another replica) finds them. */
+export interface JobRecords<J extends JobRecord> {
+  /** Stores the whole record, replacing the one with the same id. */
+  save(job: J): Promise<void>;
+  get(id: string): Promise<J | null>;
+  list(): Promise<J[]>;
+  remove(id: string): Promise<void>;
+}
+
+/** Job ids are UUIDs; anything else is refused rather than turned into a path or a key. */
+const SAFE_JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const isSafeJobId = (id: string) => SAFE_JOB_ID.test(id);
+export function checkJobId(id: string): string {
+  if (!isSafeJobId(id)) throw new Error(`unusable job id ${JSON.stringify(id)}`);
+  return id;
+}
+
 export interface PlatformStore {
   readonly backend: 'file' | 'postgres';
   /** Records a rating; an earlier rating of the same output by the same client is replaced. */
@@ -84,6 +113,11 @@ export interface PlatformStore {
    * (an advisory lock in PostgreSQL, a lock file next to the model in file mode).
    */
   withReleaseLock<T>(model: string, fn: (w: ReleaseWriter) => Promise<T>): Promise<T>;
+  /**
+   * Training-job records, each kept as the JSON it was saved as (the store reads only id, model
+   * and state); `parse` checks every record read back, one it refuses is skipped.
+   */
+  jobRecords<J extends JobRecord>(parse: ParseJobRecord<J>, onUnreadable?: UnreadableJobRecord): JobRecords<J>;
   /** Can this replica read and write its store? */
   health(): Promise<StoreHealth>;
   close(): Promise<void>;

@@ -1,13 +1,13 @@
 /**
  * Training jobs of this process: one runs at a time, the others wait in order. Every change
- * is saved to the job records (jobRecords.ts) and read back at start-up, so a restart keeps
+ * is saved to the job records (the platform store's `jobRecords`) and read back at start-up, so a restart keeps
  * the queue; a run that lived in this process is then `interrupted`, one that lives elsewhere
  * (a Kubernetes Job) is followed again.
  */
 import { randomUUID } from 'node:crypto';
 import type { LossParts } from '../training/perceptualLoss.ts';
 import { TrainingCancelledError } from '../training/trainInWorker.ts';
-import type { JobRecords } from './jobRecords.ts';
+import type { JobRecords } from '@nst/common';
 
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'] as const;
 export type JobState = (typeof JOB_STATES)[number];

@@ -1,37 +1,25 @@
 /**
- * Where job records live so a restart finds them: state, parameters, progress, loss history,
- * result, backend. `JobRecords` is the seam for other backends (a database); the file one
- * keeps one JSON file per job under <storage>/finetune-jobs/, each write atomic.
+ * Training-job records in files: one JSON file per job under <storage>/finetune-jobs/, each
+ * write atomic (a crash leaves the old record or the new one, never half of one).
  */
 import { readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '@nst/common';
+import { writeFileAtomic } from '../atomicFile.ts';
+import { checkJobId, isSafeJobId, type JobRecord, type JobRecords, type ParseJobRecord, type UnreadableJobRecord } from './types.ts';
 
-export interface JobRecords<J extends { id: string }> {
-  save(job: J): Promise<void>;
-  get(id: string): Promise<J | null>;
-  list(): Promise<J[]>;
-  remove(id: string): Promise<void>;
-}
-
-/** Ids are UUIDs; anything else is refused rather than turned into a path. */
-const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
-export class FileJobRecords<J extends { id: string }> implements JobRecords<J> {
+export class FileJobRecords<J extends JobRecord> implements JobRecords<J> {
   readonly dir: string;
 
-  /** `parse` checks a record read back (a torn or foreign file is skipped, not trusted). */
   constructor(
     storageDir: string,
-    private readonly parse: (value: unknown) => J,
-    private readonly onUnreadable?: (file: string, err: Error) => void,
+    private readonly parse: ParseJobRecord<J>,
+    private readonly onUnreadable?: UnreadableJobRecord,
   ) {
     this.dir = path.join(storageDir, 'finetune-jobs');
   }
 
   private file(id: string): string {
-    if (!SAFE_ID.test(id)) throw new Error(`unusable job id ${JSON.stringify(id)}`);
-    return path.join(this.dir, `${id}.json`);
+    return path.join(this.dir, `${checkJobId(id)}.json`);
   }
 
   async save(job: J): Promise<void> {
@@ -39,7 +27,7 @@ export class FileJobRecords<J extends { id: string }> implements JobRecords<J> {
   }
 
   async get(id: string): Promise<J | null> {
-    if (!SAFE_ID.test(id)) return null;
+    if (!isSafeJobId(id)) return null;
     return this.read(this.file(id));
   }
 
