@@ -45,6 +45,8 @@ export interface KubeletOptions {
   /** PATH inside the "container" (where its tsx and node are). */
   binPath: string;
   configMaps: Record<string, Record<string, string>>;
+  /** Secrets the pod may reference by secretKeyRef. */
+  secrets?: Record<string, Record<string, string>>;
   /** Changes a Job before the kubelet runs it (to show a broken contract fails). */
   mutate?: (job: V1Job) => void;
 }
@@ -137,7 +139,13 @@ export async function startFakeKubernetes(namespace: string, kubelet: KubeletOpt
       if (from.configMapRef && !data) throw new Error(`ConfigMap ${from.configMapRef.name} not found`);
       Object.assign(env, data);
     }
-    for (const e of c.env ?? []) env[e.name] = e.value ?? '';
+    for (const e of c.env ?? []) {
+      const ref = e.valueFrom?.secretKeyRef;
+      if (!ref) env[e.name] = e.value ?? '';
+      else if (kubelet.secrets?.[ref.name!]?.[ref.key] !== undefined) env[e.name] = kubelet.secrets[ref.name!]![ref.key]!;
+      // As a kubelet: a missing optional secret leaves the variable unset; a required one fails the pod.
+      else if (!ref.optional) throw new Error(`secret ${ref.name} (key ${ref.key}) not found`);
+    }
     const paths = { ...kubelet.paths };
     for (const m of c.volumeMounts ?? []) {
       if (!paths[m.mountPath]) throw new Error(`no host folder for volume ${m.name} at ${m.mountPath}`);

@@ -4,6 +4,7 @@
  * policy, history, the release lock and training-job records; plus what only the file backend has to get right.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore, ModelStore, ReleaseOwner, feedbackEntrySchema, type FeedbackEntry, type ModelCard, type PlatformStore } from '../src/index.ts';
 import { PgStore } from '../src/store/pgStore.ts';
+import { exportOnnx } from '../src/network/onnxFormat.ts';
+import { STYLE_NET, variableShapes } from '../src/network/styleNet.ts';
 import { startPostgres, type TestPostgres } from '../../../tests/support/postgres.ts';
 
 let pgServer: TestPostgres;
@@ -72,8 +75,11 @@ const byVersion = async (s: PlatformStore, model = 'model1') => Object.fromEntri
 
 async function addVersions(models: ModelStore, model: string, n: number): Promise<string[]> {
   const out: string[] = [];
+  // Real artefacts (zero weights): the release owner loads a version before it takes traffic.
+  const zeros = new Map([...variableShapes(STYLE_NET)].map(([name, shape]) => [name, new Float32Array(shape.reduce((a, b) => a * b, 1))]));
   for (let i = 0; i < n; i++) {
-    const card = await models.addVersion(model, new Uint8Array([i]), (version, num): ModelCard => ({
+    const onnx = exportOnnx(zeros, { copy: String(i) });
+    const card = await models.addVersion(model, onnx, (version, num): ModelCard => ({
       model,
       version,
       version_number: num,
@@ -82,7 +88,7 @@ async function addVersions(models: ModelStore, model: string, n: number): Promis
       licence: 'test',
       created_at: new Date().toISOString(),
       source: { kind: 'test' },
-      artefact: { file: `${version}.onnx`, sha256: 'x', bytes: 1 },
+      artefact: { file: `${version}.onnx`, sha256: createHash('sha256').update(onnx).digest('hex'), bytes: onnx.byteLength },
       metrics: {},
     }));
     out.push(card.version);

@@ -4,4 +4,3 @@ export * from './jobs/request.ts';
 export * from './jobs/jobQueue.ts';
 export * from './publish.ts';
 export * from './jobs/envelope.ts';
-export * from './jobs/jobRecords.ts';

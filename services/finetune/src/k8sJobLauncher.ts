@@ -35,6 +35,8 @@ export const k8sRunnerEnv = {
   NST_K8S_JOB_IMAGE: z.string().optional(),
   NST_K8S_PVC: z.string().default('nst-pvc'),
   NST_K8S_CONFIGMAP: z.string().default('nst-config'),
+  /** Secret whose `url` key is the platform database (NST_DATABASE_URL); optional, absent in file mode. */
+  NST_K8S_DATABASE_SECRET: z.string().default('nst-database'),
   NST_K8S_JOB_SERVICE_ACCOUNT: z.string().default('nst-training'),
   /** Command the Job runs, split on spaces (the fine-tuning service's training entry point). */
   NST_K8S_TRAINING_COMMAND: z.string().default('tsx src/train.ts'),
@@ -55,6 +57,7 @@ export interface JobTemplateConfig {
   image: string;
   pvcName: string;
   configMapName: string;
+  databaseSecretName: string;
   serviceAccountName: string;
   command: string[];
   cpu: string;
@@ -130,6 +133,8 @@ export function buildTrainingJob(cfg: JobTemplateConfig, req: TrainingJobRequest
                 { name: 'NST_TRAINING_RUNNER', value: 'local' },
                 { name: 'NST_TRAINING_JOB_ID', value: req.id },
                 { name: TRAINING_ENVELOPE_ENV, value: encodeEnvelope(req) },
+                // The run reads ratings and publishes through the same store as the service.
+                { name: 'NST_DATABASE_URL', valueFrom: { secretKeyRef: { name: cfg.databaseSecretName, key: 'url', optional: true } } },
               ],
               resources: { requests: { cpu: cfg.cpu, memory: cfg.memory }, limits: { cpu: cfg.cpu, memory: cfg.memory } },
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
@@ -222,6 +227,7 @@ export class KubernetesJobLauncher {
       image: await this.image(),
       pvcName: s.NST_K8S_PVC,
       configMapName: s.NST_K8S_CONFIGMAP,
+      databaseSecretName: s.NST_K8S_DATABASE_SECRET,
       serviceAccountName: s.NST_K8S_JOB_SERVICE_ACCOUNT,
       command: s.NST_K8S_TRAINING_COMMAND.split(/\s+/).filter(Boolean),
       cpu: s.NST_K8S_JOB_CPU,

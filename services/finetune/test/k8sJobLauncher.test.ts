@@ -16,6 +16,7 @@ const cfg: JobTemplateConfig = {
   image: 'registry.example.com/nst/finetune:abc123',
   pvcName: 'nst-pvc',
   configMapName: 'nst-config',
+  databaseSecretName: 'nst-database',
   serviceAccountName: 'nst-training',
   command: ['tsx', 'src/train.ts'],
   cpu: '2',

@@ -93,7 +93,7 @@ export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: Fas
   }
 
   if (config.NST_IMAGE_RETENTION_SCHEDULE) {
-    const stop = scheduleRetention(config.NST_STORAGE_DIR, config.NST_IMAGE_RETENTION_DAYS, app.log);
+    const stop = scheduleRetention(config.NST_STORAGE_DIR, config.NST_IMAGE_RETENTION_DAYS, platform, app.log);
     app.addHook('onClose', async () => stop());
   }
   app.addHook('onClose', async () => {

@@ -1,7 +1,8 @@
 /**
  * Deletes stored images older than the retention (NST_IMAGE_RETENTION_DAYS; 0 keeps all),
- * except those something still refers to: a rating in feedback.jsonl (fine-tuning trains
- * on rated uploads), a model card or routing history, or a training job's record. A result
+ * except those something still refers to: a rating (fine-tuning trains on rated uploads) or a
+ * training job's record in the platform store (files or PostgreSQL), a model card or routing
+ * history, or a training Job's progress file. A result
  * goes with its record; an upload whose result is kept is kept too. Temporary files of
  * uploads cut off by a crash go after a day.
  *
@@ -13,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyBaseLogger } from 'fastify';
 import { z } from 'zod';
-import { createLogger, parseConfig, sharedEnv } from '@nst/common';
+import { createLogger, openPlatformStore, parseConfig, sharedEnv, type JobRecord, type PlatformStore } from '@nst/common';
 
 export const retentionEnv = {
   /** Stored images older than this many days are deleted (those still referred to are kept); 0 keeps all. */
@@ -31,14 +32,16 @@ async function textsUnder(dir: string, ext: RegExp): Promise<string[]> {
   return Promise.all(files.map((f) => readFile(f, 'utf8').catch(() => '')));
 }
 
-/** Every image name the store's records mention. */
-async function referencedNames(storageDir: string): Promise<Set<string>> {
+/** Every image name the platform's records mention. */
+async function referencedNames(storageDir: string, platform: PlatformStore): Promise<Set<string>> {
+  const names = new Set<string>();
+  for await (const f of platform.feedback()) for (const n of [f.content_image_filename, f.output_image_filename]) names.add(n);
+  const jobs = await platform.jobRecords((v) => v as JobRecord).list();
   const texts = [
-    await readFile(path.join(storageDir, 'feedback.jsonl'), 'utf8').catch(() => ''),
+    JSON.stringify(jobs),
     ...(await textsUnder(path.join(storageDir, 'models'), /\.jsonl?$/)),
     ...(await textsUnder(path.join(storageDir, 'training-jobs'), /\.jsonl?$/)),
   ];
-  const names = new Set<string>();
   for (const t of texts) for (const m of t.matchAll(IMAGE_NAME)) names.add(m[0]);
   return names;
 }
@@ -49,11 +52,11 @@ export interface RetentionResult {
   referenced: number;
 }
 
-export async function runRetention(storageDir: string, days: number, now = Date.now()): Promise<RetentionResult> {
+export async function runRetention(storageDir: string, days: number, platform: PlatformStore, now = Date.now()): Promise<RetentionResult> {
   const result: RetentionResult = { deleted: 0, kept: 0, referenced: 0 };
   if (days <= 0) return result;
   const cutoff = now - days * DAY_MS;
-  const keep = await referencedNames(storageDir);
+  const keep = await referencedNames(storageDir, platform);
   const outputDir = path.join(storageDir, 'output_images');
   const inputDir = path.join(storageDir, 'input_images');
   const considered = async (dir: string, f: string, extra: string[] = []) => {
@@ -94,9 +97,9 @@ export async function runRetention(storageDir: string, days: number, now = Date.
 }
 
 /** Runs the job now and then every day; returns a function that stops the schedule. */
-export function scheduleRetention(storageDir: string, days: number, log: Log, everyMs = DAY_MS): () => void {
+export function scheduleRetention(storageDir: string, days: number, platform: PlatformStore, log: Log, everyMs = DAY_MS): () => void {
   const once = () =>
-    runRetention(storageDir, days).then(
+    runRetention(storageDir, days, platform).then(
       (r) => log.info({ nst: { event: 'image_retention', days, ...r } }, `image retention: ${r.deleted} deleted, ${r.referenced} kept for feedback or training, ${r.kept} younger than ${days} days`),
       (err: Error) => log.error({ err }, 'image retention failed'),
     );
@@ -113,13 +116,12 @@ export function scheduleRetention(storageDir: string, days: number, log: Log, ev
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const config = parseConfig(z.object({ ...sharedEnv, ...retentionEnv }));
   const log = createLogger('retention-job');
-  runRetention(config.NST_STORAGE_DIR, config.NST_IMAGE_RETENTION_DAYS).then(
-    (r) => {
-      log.info({ nst: { event: 'image_retention', days: config.NST_IMAGE_RETENTION_DAYS, ...r } }, `image retention: ${r.deleted} deleted, ${r.referenced} kept for feedback or training, ${r.kept} younger`);
-    },
-    (err: Error) => {
-      log.error({ err }, err.message);
-      process.exit(1);
-    },
-  );
+  try {
+    const platform = await openPlatformStore({ storageDir: config.NST_STORAGE_DIR, databaseUrl: config.NST_DATABASE_URL });
+    const r = await runRetention(config.NST_STORAGE_DIR, config.NST_IMAGE_RETENTION_DAYS, platform).finally(() => platform.close());
+    log.info({ nst: { event: 'image_retention', days: config.NST_IMAGE_RETENTION_DAYS, ...r } }, `image retention: ${r.deleted} deleted, ${r.referenced} kept for feedback or training, ${r.kept} younger`);
+  } catch (err) {
+    log.error({ err }, (err as Error).message);
+    process.exit(1);
+  }
 }
