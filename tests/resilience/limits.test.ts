@@ -195,7 +195,7 @@ describe('storage', () => {
     await writeFile(part, 'cut off');
     await utimes(part, old, old);
     // 1: old and rated (kept); 2: old, nothing refers to it (deleted); 3: recent (kept); 4: a stale upload (deleted).
-    await writeFile(path.join(dir, 'feedback.jsonl'), `${JSON.stringify({ output_image_filename: `out_${id(1)}.png`, content_image_filename: `in_${id(1)}.jpeg` })}\n`);
+    await writeFile(path.join(dir, 'feedback.jsonl'), `${JSON.stringify({ feedback: 'bad', model: 'model1', version: 'model1_v1', output_image_filename: `out_${id(1)}.png`, content_image_filename: `in_${id(1)}.jpeg`, timestamp: old.toISOString(), client_id: 'c1' })}\n`);
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/retentionJob.ts'], {
       cwd: path.join(ROOT, 'services/gateway'),
       env: { ...process.env, NST_STORAGE_DIR: dir, NST_IMAGE_RETENTION_DAYS: '30' },
