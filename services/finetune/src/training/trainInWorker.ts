@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { usesOnnxEngine } from '../engine/onnx/engineChoice.ts';
 import type { BackendInfo, BackendOptions } from './tfBackend.ts';
 import type { StepReport, TrainingHooks, TrainingInput, TrainingOutput } from './trainer.ts';
 
@@ -43,14 +44,22 @@ export function trainInWorker(input: TrainingInput, backend: BackendOptions, hoo
       execArgv: [],
     });
     let settled = false;
+    // onnxruntime runs on threads of its own: terminating the worker in the middle of a run
+    // aborts the whole process. Such a run is asked to stop and ends at its next step.
+    const cooperative = usesOnnxEngine(backend);
+    let cancelling = false;
     const finish = (fn: () => void) => {
       if (settled) return;
       settled = true;
       signal?.removeEventListener('abort', onAbort);
       fn();
-      void worker.terminate();
+      if (!cancelling) void worker.terminate();
     };
-    const onAbort = () => finish(() => reject(new TrainingCancelledError()));
+    const onAbort = () => {
+      if (!cooperative) return finish(() => reject(new TrainingCancelledError()));
+      cancelling = true;
+      worker.postMessage({ type: 'cancel' });
+    };
     signal?.addEventListener('abort', onAbort);
     worker.on('message', (m: WorkerMessage) => {
       if (settled) return;
@@ -59,12 +68,12 @@ export function trainInWorker(input: TrainingInput, backend: BackendOptions, hoo
         else if (m.type === 'phase') hooks.onPhase?.(m.phase);
         else if (m.type === 'step') void hooks.onStep?.(m);
         else if (m.type === 'done') finish(() => resolve(m.output));
-        else finish(() => reject(new Error(m.message)));
+        else finish(() => reject(cancelling ? new TrainingCancelledError() : new Error(m.message)));
       } catch (err) {
         finish(() => reject(err as Error));
       }
     });
     worker.on('error', (err) => finish(() => reject(err)));
-    worker.on('exit', (code) => finish(() => reject(new Error(`training worker exited with code ${code}`))));
+    worker.on('exit', (code) => finish(() => reject(cancelling ? new TrainingCancelledError() : new Error(`training worker exited with code ${code}`))));
   });
 }

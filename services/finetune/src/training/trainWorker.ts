@@ -1,6 +1,7 @@
 /**
  * Worker-thread entry of a training run, so training never blocks the HTTP server. The
- * parent sends the inputs as workerData and cancels by terminating the thread.
+ * parent sends the inputs as workerData; it cancels a TF.js run by terminating the thread,
+ * and an onnxruntime run by a `cancel` message that stops it at its next step or phase.
  *
  * With dataParallel (wasm backend, several cores, batches of two or more) this worker and a
  * helper worker (gradientWorker.ts) each take half of every batch, single-threaded;
@@ -18,10 +19,26 @@ import type { WorkerMessage } from './trainInWorker.ts';
 const { input, backend } = workerData as { input: TrainingInput; backend: BackendOptions };
 const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(m, transfer);
 
+let cancelled = false;
+parentPort!.on('message', (m: { type?: string }) => {
+  if (m?.type === 'cancel') cancelled = true;
+});
+// The listener must not keep a finished worker alive.
+parentPort!.unref();
+const unlessCancelled = () => {
+  if (cancelled) throw new Error('cancelled');
+};
+
 let peer: WorkerGradientPeer | undefined;
 const hooks: TrainingHooks = {
-  onPhase: (phase) => post({ type: 'phase', phase }),
-  onStep: (r) => post({ type: 'step', ...r }),
+  onPhase: (phase) => {
+    unlessCancelled();
+    post({ type: 'phase', phase });
+  },
+  onStep: (r) => {
+    unlessCancelled();
+    post({ type: 'step', ...r });
+  },
 };
 
 async function trainTfjs(): Promise<TrainingOutput> {
