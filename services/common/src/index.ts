@@ -7,6 +7,8 @@ export * from './logger.ts';
 export * from './modelStore.ts';
 export * from './pretrained.ts';
 export * from './styles.ts';
+export * from './styleControls.ts';
+export * from './tiling.ts';
 export * from './network/styleNet.ts';
 export * from './network/onnxFormat.ts';
 export * from './network/checkpoint.ts';

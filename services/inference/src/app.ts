@@ -1,4 +1,5 @@
 /** The inference service: one process per style model, POST /infer runs its network. */
+import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import {
@@ -9,6 +10,8 @@ import {
   createService,
   decodeForNetwork,
   encodeImage,
+  applyStyleControls,
+  parseStyleControls,
   type OutputFormat,
 } from '@nst/common';
 import type { InferenceConfig } from './config.ts';
@@ -27,8 +30,17 @@ function parseOptions(query: Record<string, string | undefined>, config: Inferen
   }
   const format = (query.format ?? 'png') as OutputFormat;
   if (!OUTPUT_FORMATS.includes(format)) throw new HttpError(400, `format must be one of ${OUTPUT_FORMATS.join(', ')}`);
-  return { maxSide, format, version: query.version || undefined };
+  const controls = parseStyleControls(query);
+  if ('error' in controls) throw new HttpError(400, controls.error);
+  return { maxSide, format, controls, version: query.version || undefined, progress: query.progress === '1' };
 }
+
+/**
+ * `?progress=1` answers as a stream: one JSON line per tile done ({"tiles_done","tiles_total"}),
+ * then either {"result": {headers}, "bytes": N} followed by the N bytes of the image, or
+ * {"error": {"statusCode", "message"}}. Errors before the run starts are ordinary HTTP errors.
+ */
+export const PROGRESS_CONTENT_TYPE = 'application/x-nst-progress';
 
 export async function buildInferenceApp(config: InferenceConfig): Promise<InferenceApp> {
   const service = `inference-${config.NST_MODEL}`;
@@ -77,6 +89,7 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
     threads: config.NST_ORT_THREADS,
     extraVersions: config.NST_EXTRA_VERSIONS,
     reloadIntervalMs: config.NST_RELOAD_INTERVAL_MS,
+    tiling: config.tiling,
     log: app.log,
     onLoaded: (version, ms) => loadSeconds.labels(model, version).observe(ms / 1000),
   });
@@ -100,7 +113,7 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
   });
 
   app.post('/infer', async (req, reply) => {
-    const { maxSide, format, version } = parseOptions(req.query as Record<string, string | undefined>, config);
+    const { maxSide, format, controls, version, progress } = parseOptions(req.query as Record<string, string | undefined>, config);
     const body = req.body;
     if (!Buffer.isBuffer(body) || body.length === 0) throw new HttpError(400, 'the request body must be the image bytes');
 
@@ -114,11 +127,19 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
       if (err instanceof UnknownVersionError) throw new HttpError(version ? 404 : 503, err.message);
       throw err;
     }
+    // In progress mode the answer starts streaming once the run is admitted.
+    let stream: PassThrough | undefined;
+    const line = (o: unknown) => stream?.write(`${JSON.stringify(o)}\n`);
     let run;
     try {
       run = await queue.run(async () => {
+        if (progress) {
+          stream = new PassThrough();
+          void reply.type(PROGRESS_CONTENT_TYPE).send(stream);
+        }
         const t = performance.now();
-        const pixels = await loaded.run(input.data, input.width, input.height);
+        const onTile = (done: number, total: number) => line({ tiles_done: done, tiles_total: total });
+        const pixels = applyStyleControls(await loaded.run(input.data, input.width, input.height, onTile), input.data, controls);
         return { pixels, ms: performance.now() - t };
       });
     } catch (err) {
@@ -126,7 +147,11 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
         rejected.labels(model).inc();
         throw new HttpError(503, `${model} is busy: ${err.message}; retry shortly`, { 'retry-after': '1' });
       }
-      throw err;
+      if (!stream) throw err;
+      req.log.error({ err }, 'inference failed');
+      line({ error: { statusCode: 500, message: `inference failed: ${(err as Error).message}` } });
+      stream.end();
+      return reply;
     }
     queueSeconds.labels(model).observe(run.waitedMs / 1000);
     inferSeconds.labels(model, loaded.version).observe(run.result.ms / 1000);
@@ -134,20 +159,24 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
     const encodeStart = performance.now();
     const image = await encodeImage(run.result.pixels, input.width, input.height, format);
     const done = performance.now();
-
-    return reply
-      .type(CONTENT_TYPES[format])
-      .headers({
-        'x-model': model,
-        'x-model-version': loaded.version,
-        'x-image-width': String(input.width),
-        'x-image-height': String(input.height),
-        'x-timing-decode-ms': (decodedAt - started).toFixed(1),
-        'x-timing-queue-ms': run.waitedMs.toFixed(1),
-        'x-timing-inference-ms': run.result.ms.toFixed(1),
-        'x-timing-encode-ms': (done - encodeStart).toFixed(1),
-      })
-      .send(image);
+    const headers = {
+      'x-model': model,
+      'x-model-version': loaded.version,
+      'x-image-width': String(input.width),
+      'x-image-height': String(input.height),
+      'x-strength': String(controls.strength),
+      'x-preserve-colors': String(controls.preserveColors),
+      'x-timing-decode-ms': (decodedAt - started).toFixed(1),
+      'x-timing-queue-ms': run.waitedMs.toFixed(1),
+      'x-timing-inference-ms': run.result.ms.toFixed(1),
+      'x-timing-encode-ms': (done - encodeStart).toFixed(1),
+    };
+    if (stream) {
+      line({ result: headers, bytes: image.byteLength });
+      stream.end(image);
+      return reply;
+    }
+    return reply.type(CONTENT_TYPES[format]).headers(headers).send(image);
   });
 
   app.addHook('onClose', async () => versions.stop());

@@ -10,7 +10,13 @@ const schema = z
     /** Port; defaults to 8000 + the model's position in NST_MODELS (model1 → 8001). */
     NST_INFERENCE_PORT: z.coerce.number().int().min(1).max(65535).optional(),
     NST_MAX_SIDE_DEFAULT: positiveInt(1024),
-    NST_MAX_SIDE_LIMIT: positiveInt(2048),
+    NST_MAX_SIDE_LIMIT: positiveInt(4096),
+    /** Photos with a longer side than this run in tiles (memory stays bounded at any size). */
+    NST_UNTILED_MAX_SIDE: positiveInt(1024),
+    /** Tile side and overlap (multiples of 4); normalisation statistics from a thumbnail this big. */
+    NST_TILE_SIZE: positiveInt(640).refine((n) => n % 4 === 0 && n >= 128, 'must be a multiple of 4, at least 128'),
+    NST_TILE_OVERLAP: positiveInt(128).refine((n) => n % 4 === 0, 'must be a multiple of 4'),
+    NST_THUMBNAIL_SIDE: positiveInt(1280),
     NST_MAX_PIXELS: positiveInt(50_000_000),
     NST_MAX_UPLOAD_BYTES: positiveInt(25 * 1024 * 1024),
     /** onnxruntime intra-op threads; 0 lets onnxruntime use every core. */
@@ -28,7 +34,16 @@ const schema = z
       ctx.addIssue({ code: 'custom', path: ['NST_MODEL'], message: `${c.NST_MODEL} is not in NST_MODELS (${c.NST_MODELS.map((m) => m.name).join(', ')})` });
       return z.NEVER;
     }
-    return { ...c, style: c.NST_MODELS[index]!.style, port: c.NST_INFERENCE_PORT ?? 8001 + index };
+    if (c.NST_TILE_OVERLAP * 2 >= c.NST_TILE_SIZE) {
+      ctx.addIssue({ code: 'custom', path: ['NST_TILE_OVERLAP'], message: 'must be less than half of NST_TILE_SIZE' });
+      return z.NEVER;
+    }
+    const tiling = {
+      untiledMaxSide: c.NST_UNTILED_MAX_SIDE,
+      thumbnailSide: c.NST_THUMBNAIL_SIDE,
+      tiles: { tile: c.NST_TILE_SIZE, overlap: c.NST_TILE_OVERLAP, margin: Math.floor(c.NST_TILE_OVERLAP / 4) },
+    };
+    return { ...c, tiling, style: c.NST_MODELS[index]!.style, port: c.NST_INFERENCE_PORT ?? 8001 + index };
   });
 
 export type InferenceConfig = z.output<typeof schema>;

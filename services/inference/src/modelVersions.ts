@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import type { FastifyBaseLogger } from 'fastify';
-import { ModelStore, ONNX_INPUT, ONNX_OUTPUT } from '@nst/common';
+import { ModelStore } from '@nst/common';
+import { StyleRunner, type RunProgress, type TilingSettings } from './styleRunner.ts';
 
 export class UnknownVersionError extends Error {}
 
@@ -15,15 +16,13 @@ class LoadedVersion {
   private retired = false;
   constructor(
     readonly version: string,
-    readonly session: ort.InferenceSession,
+    readonly runner: StyleRunner,
   ) {}
 
-  async run(pixels: Float32Array, width: number, height: number): Promise<Float32Array> {
+  async run(pixels: Float32Array, width: number, height: number, onProgress?: RunProgress): Promise<Float32Array> {
     this.users++;
     try {
-      const input = new ort.Tensor('float32', pixels, [1, height, width, 3]);
-      const out = await this.session.run({ [ONNX_INPUT]: input });
-      return out[ONNX_OUTPUT]!.data as Float32Array;
+      return await this.runner.run(pixels, width, height, onProgress);
     } finally {
       this.users--;
       if (this.retired && this.users === 0) void this.release();
@@ -36,7 +35,7 @@ class LoadedVersion {
   }
 
   private async release(): Promise<void> {
-    await this.session.release().catch(() => undefined);
+    await this.runner.release();
   }
 }
 
@@ -46,6 +45,7 @@ export interface ModelVersionsOptions {
   threads: number;
   extraVersions: number;
   reloadIntervalMs: number;
+  tiling: TilingSettings;
   log: FastifyBaseLogger;
   onLoaded?: (version: string, ms: number) => void;
 }
@@ -138,16 +138,17 @@ export class ModelVersions {
     const started = performance.now();
     const promise = (async () => {
       const bytes = await readFile(this.opts.store.onnxPath(this.opts.model, version));
-      const session = await ort.InferenceSession.create(bytes, {
+      const sessionOptions: ort.InferenceSession.SessionOptions = {
         intraOpNumThreads: this.opts.threads,
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
-      });
+      };
+      const session = await ort.InferenceSession.create(bytes, sessionOptions);
       const ms = performance.now() - started;
       this.opts.onLoaded?.(version, ms);
       this.opts.log.info({ model: this.opts.model, version, load_ms: Math.round(ms) }, 'model version loaded');
-      return new LoadedVersion(version, session);
+      return new LoadedVersion(version, new StyleRunner(session, bytes, sessionOptions, this.opts.tiling));
     })().finally(() => this.loading.delete(version));
     this.loading.set(version, promise);
     return promise;
