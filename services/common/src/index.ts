@@ -18,3 +18,7 @@ export * from './feedbackStats.ts';
 export * from './canaryDecision.ts';
 export * from './feedbackGate.ts';
 export * from './jsonl.ts';
+export * from './network/microAst.ts';
+export * from './network/microAstOnnx.ts';
+export * from './network/microAstCheckpoint.ts';
+export * from './network/torchLegacy.ts';

@@ -31,7 +31,7 @@ const schema = z
     NST_INFERENCE_TIMEOUT_MS: positiveInt(60_000),
     NST_MAX_UPLOAD_BYTES: positiveInt(25 * 1024 * 1024),
     NST_MAX_PIXELS: positiveInt(50_000_000),
-    NST_MAX_SIDE_LIMIT: positiveInt(2048),
+    NST_MAX_SIDE_LIMIT: positiveInt(4096),
     NST_SERVE_FRONTEND: booleanFlag(true),
     NST_FRONTEND_DIR: z.string().default(DEFAULT_FRONTEND_DIR).transform((p) => path.resolve(p)),
     NST_FINETUNE_URL: z.string().url().default('http://127.0.0.1:8005'),

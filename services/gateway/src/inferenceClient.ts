@@ -3,7 +3,7 @@
  * service). Every failure becomes an HttpError naming the model, within a bounded time.
  */
 import { Pool, errors } from 'undici';
-import { HttpError, type OutputFormat } from '@nst/common';
+import { HttpError, type OutputFormat, type StyleControls } from '@nst/common';
 
 export interface InferenceResult {
   image: Buffer;
@@ -20,6 +20,47 @@ export interface InferRequest {
   maxSide?: number;
   format: OutputFormat;
   requestId: string;
+  controls: StyleControls;
+  /** Tiles done so far; when given, the service streams its progress. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Content type of the inference service's progress stream (see inference/src/app.ts). */
+const PROGRESS_CONTENT_TYPE = 'application/x-nst-progress';
+
+interface ProgressAnswer {
+  headers: Record<string, string>;
+  image: Buffer;
+}
+
+/** Reads the progress stream: JSON lines, then either an error line or a result line and the image bytes. */
+async function readProgressStream(body: AsyncIterable<Buffer>, onProgress: (done: number, total: number) => void): Promise<ProgressAnswer | { error: { statusCode: number; message: string } }> {
+  let buffered = Buffer.alloc(0);
+  let result: { headers: Record<string, string>; bytes: number } | null = null;
+  const chunks: Buffer[] = [];
+  let received = 0;
+  for await (const chunk of body) {
+    if (result) {
+      chunks.push(chunk);
+      received += chunk.length;
+      continue;
+    }
+    buffered = Buffer.concat([buffered, chunk]);
+    let nl: number;
+    while (!result && (nl = buffered.indexOf(10)) >= 0) {
+      const line = JSON.parse(buffered.subarray(0, nl).toString('utf8')) as { tiles_done?: number; tiles_total?: number; result?: Record<string, string>; bytes?: number; error?: { statusCode: number; message: string } };
+      buffered = buffered.subarray(nl + 1);
+      if (line.error) return { error: line.error };
+      if (line.result) {
+        result = { headers: line.result, bytes: line.bytes ?? 0 };
+        chunks.push(buffered);
+        received = buffered.length;
+      } else if (line.tiles_done !== undefined) onProgress(line.tiles_done, line.tiles_total ?? line.tiles_done);
+    }
+  }
+  if (!result) throw new Error('the progress stream ended without a result');
+  if (received !== result.bytes) throw new Error(`the progress stream ended after ${received} of ${result.bytes} image bytes`);
+  return { headers: result.headers, image: Buffer.concat(chunks) };
 }
 
 export class InferenceClient {
@@ -41,8 +82,9 @@ export class InferenceClient {
   }
 
   async infer(r: InferRequest): Promise<InferenceResult> {
-    const query = new URLSearchParams({ version: r.version, format: r.format });
+    const query = new URLSearchParams({ version: r.version, format: r.format, strength: String(r.controls.strength), preserve_colors: String(r.controls.preserveColors) });
     if (r.maxSide) query.set('max_size', String(r.maxSide));
+    if (r.onProgress) query.set('progress', '1');
     let res;
     try {
       res = await this.pool(r.model).request({
@@ -58,12 +100,22 @@ export class InferenceClient {
       throw this.unavailable(r.model, err);
     }
     let body: Buffer;
+    let streamed: Record<string, string> | null = null;
     try {
-      body = Buffer.from(await res.body.arrayBuffer());
+      if (res.statusCode === 200 && r.onProgress && String(res.headers['content-type']).startsWith(PROGRESS_CONTENT_TYPE)) {
+        const answer = await readProgressStream(res.body, r.onProgress);
+        if ('error' in answer) throw new HttpError(503, `model ${r.model}: ${answer.error.message}`);
+        streamed = answer.headers;
+        body = answer.image;
+      } else {
+        body = Buffer.from(await res.body.arrayBuffer());
+      }
     } catch (err) {
+      if (err instanceof HttpError) throw err;
       throw this.unavailable(r.model, err);
     }
     const header = (name: string) => {
+      if (streamed) return streamed[name];
       const v = res.headers[name];
       return Array.isArray(v) ? v[0] : v;
     };

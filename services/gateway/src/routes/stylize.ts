@@ -1,6 +1,7 @@
 /** POST /api/stylize (and the seed's /stylize): upload in, stylised image stored, JSON out. */
+import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { HttpError, OUTPUT_FORMATS, probeImage, type OutputFormat } from '@nst/common';
+import { HttpError, OUTPUT_FORMATS, parseStyleControls, probeImage, type OutputFormat } from '@nst/common';
 import type { GatewayContext } from '../context.ts';
 import { clientIdOf } from '../clientId.ts';
 
@@ -9,9 +10,14 @@ interface StylizeForm {
   model?: string;
   max_size?: string;
   format?: string;
+  strength?: string;
+  preserve_colors?: string;
 }
 
-const FIELDS = new Set(['model', 'max_size', 'format']);
+const FIELDS = new Set(['model', 'max_size', 'format', 'strength', 'preserve_colors']);
+
+/** Accept header asking for progress lines before the result (see the route's description). */
+export const PROGRESS_STREAM_TYPE = 'application/x-ndjson';
 
 async function readForm(req: FastifyRequest): Promise<StylizeForm> {
   if (!req.isMultipart()) throw new HttpError(415, 'send multipart/form-data with an "image" file and a "model" field');
@@ -42,6 +48,8 @@ export const stylizeResponseSchema = {
     output_url: { type: 'string' },
     width: { type: 'integer' },
     height: { type: 'integer' },
+    strength: { type: 'number' },
+    preserve_colors: { type: 'boolean' },
     timings: { type: 'object', additionalProperties: { type: 'number' } },
     request_id: { type: 'string' },
   },
@@ -50,6 +58,31 @@ export const stylizeResponseSchema = {
 export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   const { config, metrics } = ctx;
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+    const streaming = String(req.headers.accept ?? '').includes(PROGRESS_STREAM_TYPE);
+    if (!streaming) return stylise(req, reply);
+    // Progress mode: errors found before the work starts are plain HTTP errors; from then on
+    // the answer is a stream of JSON lines ending with {"result": …} or {"error": …}.
+    let stream: PassThrough | undefined;
+    const line = (o: unknown) => stream?.write(`${JSON.stringify(o)}\n`);
+    const start = () => {
+      stream = new PassThrough();
+      void reply.type(PROGRESS_STREAM_TYPE).send(stream);
+    };
+    try {
+      const result = await stylise(req, reply, { start, progress: (done, total) => line({ tiles_done: done, tiles_total: total }) });
+      if (!stream) return result;
+      line({ result });
+    } catch (err) {
+      if (!stream) throw err;
+      const e = err as HttpError;
+      line({ error: { statusCode: e.statusCode ?? 500, message: e.statusCode ? e.message : 'internal error' } });
+      if (!e.statusCode) req.log.error({ err }, 'stylise failed');
+    }
+    stream.end();
+    return reply;
+  };
+
+  const stylise = async (req: FastifyRequest, reply: FastifyReply, progress?: { start(): void; progress(done: number, total: number): void }) => {
     const started = performance.now();
     const form = await readForm(req);
     const uploadedAt = performance.now();
@@ -66,6 +99,8 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     }
     const format = (form.format || 'png') as OutputFormat;
     if (!OUTPUT_FORMATS.includes(format)) throw new HttpError(400, `format must be one of ${OUTPUT_FORMATS.join(', ')}`);
+    const controls = parseStyleControls(form);
+    if ('error' in controls) throw new HttpError(400, controls.error);
 
     const info = await probeImage(form.image, config.NST_MAX_PIXELS);
     const pinned = req.headers['x-model-version'];
@@ -74,8 +109,9 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     const inputName = ctx.images.newInputName(info.format);
     const savingInput = ctx.images.saveInput(inputName, form.image);
     let result;
+    progress?.start();
     try {
-      result = await ctx.inference.infer({ model, version, image: form.image, maxSide, format, requestId: String(req.id) });
+      result = await ctx.inference.infer({ model, version, image: form.image, maxSide, format, requestId: String(req.id), controls, onProgress: progress?.progress });
     } catch (err) {
       metrics.stylizeRequests.labels(model, version, String((err as HttpError).statusCode ?? 500)).inc();
       await savingInput.catch(() => undefined);
@@ -93,8 +129,12 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       created_at: new Date().toISOString(),
       request_id: String(req.id),
       client_id: clientId,
+      strength: controls.strength,
+      preserve_colors: controls.preserveColors,
     });
-    await ctx.requestLog.append(JSON.stringify({ at: new Date().toISOString(), model, version: result.version, routing: reason }));
+    await ctx.requestLog.append(
+      JSON.stringify({ at: new Date().toISOString(), model, version: result.version, routing: reason, strength: controls.strength, preserve_colors: controls.preserveColors }),
+    );
     const done = performance.now();
     const totalMs = done - started;
     metrics.stylizeRequests.labels(model, result.version, '200').inc();
@@ -111,6 +151,8 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       output_url: `/api/images/outputs/${outputName}`,
       width: result.width,
       height: result.height,
+      strength: controls.strength,
+      preserve_colors: controls.preserveColors,
       timings: {
         upload_ms: round(uploadedAt - started),
         forward_ms: round(forwardedAt - uploadedAt),
@@ -124,7 +166,10 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   const schema = {
     summary: 'Stylise a photo with a model',
     description:
-      'multipart/form-data: image (file), model, optional max_size (16..limit, default 1024) and format (png, jpeg, webp). ' +
+      'multipart/form-data: image (file), model, optional max_size (16..limit, default 1024), format (png, jpeg, webp), ' +
+      'strength (0..1, default 1) and preserve_colors (true/false: keep the photo\'s colours, take only the luminance). ' +
+      'With Accept: application/x-ndjson the answer streams JSON lines {"tiles_done","tiles_total"} while a large photo runs in tiles, ' +
+      'then {"result": <the JSON below>} or {"error": {"statusCode","message"}}. ' +
       'X-Client-Id (or the nst_client cookie) keeps a client on one version during a canary; X-Model-Version pins a version.',
     consumes: ['multipart/form-data'],
     response: { 200: stylizeResponseSchema },
