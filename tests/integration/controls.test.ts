@@ -86,7 +86,7 @@ describe('style controls', () => {
 
   it('rejects bad controls with a clear 400', async () => {
     const photo = await readFile(await contentPhoto(4));
-    for (const fields of [{ strength: '1.5' }, { strength: 'abc' }, { preserve_colors: 'maybe' }]) {
+    for (const fields of [{ strength: '1.5' }, { strength: 'abc' }, { preserve_colors: 'maybe' }] as Record<string, string>[]) {
       const res = await stylize(photo, fields);
       expect(res.status).toBe(400);
       expect(((await res.json()) as { message: string }).message).toMatch(/strength|preserve_colors/);

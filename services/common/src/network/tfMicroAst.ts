@@ -45,7 +45,7 @@ class Reference {
   }
 
   modulatedResidual(x: tf.Tensor4D, s: Extract<MicroStep, { type: 'residual' }>, w: tf.Tensor, b: tf.Tensor): tf.Tensor4D {
-    const x3 = tf.relu(tf.add(tf.mul(w, this.conv(x, 'decoder', s.first, false)), tf.mul(b, x)));
+    const x3 = tf.relu(tf.add(tf.mul(w, this.conv(x, 'decoder', s.first, false)), tf.mul(b, x))) as tf.Tensor4D;
     return tf.add(x, tf.add(tf.mul(w, this.conv(x3, 'decoder', s.second)), tf.mul(b, x3))) as tf.Tensor4D;
   }
 }
@@ -64,7 +64,7 @@ export function microAstForward(content: tf.Tensor4D, style: tf.Tensor4D, weight
     return { x1, x2: r.steps(x1, part, ENCODER.enc2) };
   };
   const s = encode(style, 'style_encoder');
-  const gap = (x: tf.Tensor4D, c: MicroConv) => tf.mean(r.conv(x, 'modulator', c), [1, 2], true);
+  const gap = (x: tf.Tensor4D, c: MicroConv) => tf.mean(r.conv(x, 'modulator', c), [1, 2], true) as tf.Tensor4D;
   const [w1, b1, w2, b2] = [gap(s.x1, MODULATOR.weight1), gap(s.x1, MODULATOR.bias1), gap(s.x2, MODULATOR.weight2), gap(s.x2, MODULATOR.bias2)];
   const adainBlend = (x: tf.Tensor4D, target: tf.Tensor4D) => {
     const c = meanStd(x);
