@@ -22,3 +22,5 @@ export * from './network/microAst.ts';
 export * from './network/microAstOnnx.ts';
 export * from './network/microAstCheckpoint.ts';
 export * from './network/torchLegacy.ts';
+export * from './arbitraryPretrained.ts';
+export * from './styleImages.ts';

@@ -1,20 +1,32 @@
 /** The painting styles the platform knows, and which model name serves which style. */
 import { z } from 'zod';
 
+/**
+ * `feedforward`: a network trained for one painting (fast-style-transfer), fine-tunable.
+ * `arbitrary`: MicroAST, which takes any style image with each request.
+ */
+export type ModelKind = 'feedforward' | 'arbitrary';
+
 export interface StyleInfo {
   title: string;
   artist: string;
+  kind: ModelKind;
 }
 
 /** Pretrained styles available in the data sources (models/fast-style/<style>/). */
 export const STYLES: Record<string, StyleInfo> = {
-  wave: { title: 'The Great Wave off Kanagawa', artist: 'Katsushika Hokusai' },
-  udnie: { title: 'Udnie (Young American Girl, The Dance)', artist: 'Francis Picabia' },
-  scream: { title: 'The Scream', artist: 'Edvard Munch' },
-  rain_princess: { title: 'Rain Princess', artist: 'Leonid Afremov' },
-  la_muse: { title: 'La Muse', artist: 'Pablo Picasso' },
-  wreck: { title: 'The Shipwreck of the Minotaur', artist: 'J. M. W. Turner' },
+  wave: { title: 'The Great Wave off Kanagawa', artist: 'Katsushika Hokusai', kind: 'feedforward' },
+  udnie: { title: 'Udnie (Young American Girl, The Dance)', artist: 'Francis Picabia', kind: 'feedforward' },
+  scream: { title: 'The Scream', artist: 'Edvard Munch', kind: 'feedforward' },
+  rain_princess: { title: 'Rain Princess', artist: 'Leonid Afremov', kind: 'feedforward' },
+  la_muse: { title: 'La Muse', artist: 'Pablo Picasso', kind: 'feedforward' },
+  wreck: { title: 'The Shipwreck of the Minotaur', artist: 'J. M. W. Turner', kind: 'feedforward' },
+  /** MicroAST (models/microast/): the style image comes with each request. */
+  arbitrary: { title: 'Your painting', artist: 'any style image you upload', kind: 'arbitrary' },
 };
+
+/** The arbitrary-style model as NST_MODELS names it, e.g. `…,custom=arbitrary`. */
+export const ARBITRARY_STYLE = 'arbitrary';
 
 export const DEFAULT_MODELS = 'model1=wave,model2=udnie,model3=scream,model4=rain_princess';
 
@@ -24,6 +36,9 @@ export interface ModelSpec {
   name: string;
   style: string;
 }
+
+/** A model's kind follows from its style. */
+export const modelKind = (spec: Pick<ModelSpec, 'style'>): ModelKind => STYLES[spec.style]?.kind ?? 'feedforward';
 
 /** Parses `model1=wave,model2=udnie,…` (the NST_MODELS setting). */
 export const modelListSchema = z

@@ -1,6 +1,6 @@
 /** What the gateway's routes share, built once in app.ts. */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { FeedbackStats, LineAppender, ModelStore, RoutingStore } from '@nst/common';
+import { FeedbackStats, LineAppender, ModelStore, RoutingStore, StyleImages, modelKind } from '@nst/common';
 import path from 'node:path';
 import type { GatewayConfig } from './config.ts';
 import { ImageStore } from './imageStore.ts';
@@ -45,6 +45,7 @@ export function createContext(config: GatewayConfig, registry: Registry) {
     store,
     metrics,
     images: new ImageStore(config.NST_STORAGE_DIR),
+    styles: new StyleImages(config.NST_STORAGE_DIR),
     routing,
     resolver: new VersionResolver(store, routing),
     stats: new FeedbackStats(feedbackFile, requestsFile),
@@ -54,6 +55,7 @@ export function createContext(config: GatewayConfig, registry: Registry) {
     feedbackLog: new LineAppender(feedbackFile),
     feedbackFile,
     modelNames: new Set(config.NST_MODELS.map((m) => m.name)),
+    arbitraryModels: new Set(config.NST_MODELS.filter((m) => modelKind(m) === 'arbitrary').map((m) => m.name)),
   };
 }
 export type GatewayContext = ReturnType<typeof createContext>;

@@ -21,6 +21,8 @@ export interface InferRequest {
   format: OutputFormat;
   requestId: string;
   controls: StyleControls;
+  /** Uploaded style image id, for the arbitrary-style model. */
+  style?: string;
   /** Tiles done so far; when given, the service streams its progress. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -85,6 +87,7 @@ export class InferenceClient {
     const query = new URLSearchParams({ version: r.version, format: r.format, strength: String(r.controls.strength), preserve_colors: String(r.controls.preserveColors) });
     if (r.maxSide) query.set('max_size', String(r.maxSide));
     if (r.onProgress) query.set('progress', '1');
+    if (r.style) query.set('style', r.style);
     let res;
     try {
       res = await this.pool(r.model).request({
@@ -104,7 +107,10 @@ export class InferenceClient {
     try {
       if (res.statusCode === 200 && r.onProgress && String(res.headers['content-type']).startsWith(PROGRESS_CONTENT_TYPE)) {
         const answer = await readProgressStream(res.body, r.onProgress);
-        if ('error' in answer) throw new HttpError(503, `model ${r.model}: ${answer.error.message}`);
+        if ('error' in answer) {
+          const status = answer.error.statusCode >= 500 ? 503 : answer.error.statusCode;
+          throw new HttpError(status, status === 503 ? `model ${r.model}: ${answer.error.message}` : answer.error.message);
+        }
         streamed = answer.headers;
         body = answer.image;
       } else {

@@ -7,6 +7,7 @@ import {
   HttpError,
   ModelStore,
   OUTPUT_FORMATS,
+  StyleImages,
   createService,
   decodeForNetwork,
   encodeImage,
@@ -32,7 +33,7 @@ function parseOptions(query: Record<string, string | undefined>, config: Inferen
   if (!OUTPUT_FORMATS.includes(format)) throw new HttpError(400, `format must be one of ${OUTPUT_FORMATS.join(', ')}`);
   const controls = parseStyleControls(query);
   if ('error' in controls) throw new HttpError(400, controls.error);
-  return { maxSide, format, controls, version: query.version || undefined, progress: query.progress === '1' };
+  return { maxSide, format, controls, version: query.version || undefined, progress: query.progress === '1', style: query.style || undefined };
 }
 
 /**
@@ -46,6 +47,7 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
   const service = `inference-${config.NST_MODEL}`;
   const app = createService({ service, logLevel: config.LOG_LEVEL, bodyLimit: config.NST_MAX_UPLOAD_BYTES });
   const store = new ModelStore(config.NST_STORAGE_DIR);
+  const styles = new StyleImages(config.NST_STORAGE_DIR);
   const model = config.NST_MODEL;
   const registers = [app.metrics];
 
@@ -89,7 +91,9 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
     threads: config.NST_ORT_THREADS,
     extraVersions: config.NST_EXTRA_VERSIONS,
     reloadIntervalMs: config.NST_RELOAD_INTERVAL_MS,
+    kind: config.kind,
     tiling: config.tiling,
+    maxPixels: config.NST_MAX_PIXELS,
     log: app.log,
     onLoaded: (version, ms) => loadSeconds.labels(model, version).observe(ms / 1000),
   });
@@ -109,17 +113,28 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
   app.get('/ready', async (_req, reply) => {
     const version = versions.liveVersion;
     if (!version) return reply.status(503).send({ status: 'loading', model });
-    return { status: 'ready', model, style: config.style, version, loaded: versions.loadedVersions };
+    return { status: 'ready', model, style: config.style, kind: config.kind, version, loaded: versions.loadedVersions };
   });
 
   app.post('/infer', async (req, reply) => {
-    const { maxSide, format, controls, version, progress } = parseOptions(req.query as Record<string, string | undefined>, config);
+    const { maxSide, format, controls, version, progress, style } = parseOptions(req.query as Record<string, string | undefined>, config);
     const body = req.body;
     if (!Buffer.isBuffer(body) || body.length === 0) throw new HttpError(400, 'the request body must be the image bytes');
 
+    let styleImage: Uint8Array | undefined;
+    if (config.kind === 'arbitrary') {
+      if (!style) throw new HttpError(400, `${model} needs a style: the "style" id of an uploaded style image`);
+      const found = await styles.read(style);
+      if (!found) throw new HttpError(404, `no style image "${style}"`);
+      styleImage = found.bytes;
+    }
     const started = performance.now();
     const input = await decodeForNetwork(body, maxSide, config.NST_MAX_PIXELS);
     const decodedAt = performance.now();
+    // MicroAST's AdaIN statistics are per image, so it is not tiled: its size is bounded instead.
+    if (config.kind === 'arbitrary' && Math.max(input.width, input.height) > config.tiling.untiledMaxSide) {
+      throw new HttpError(400, `${model} takes photos up to ${config.tiling.untiledMaxSide} px on the longest side; send max_size of at most ${config.tiling.untiledMaxSide}`);
+    }
     let loaded;
     try {
       loaded = await versions.get(version);
@@ -139,7 +154,8 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
         }
         const t = performance.now();
         const onTile = (done: number, total: number) => line({ tiles_done: done, tiles_total: total });
-        const pixels = applyStyleControls(await loaded.run(input.data, input.width, input.height, onTile), input.data, controls);
+        const stylised = await loaded.run({ pixels: input.data, width: input.width, height: input.height, strength: controls.strength, style: styleImage, onProgress: onTile });
+        const pixels = applyStyleControls(stylised, input.data, controls, !loaded.runner.appliesStrength);
         return { pixels, ms: performance.now() - t };
       });
     } catch (err) {
@@ -149,7 +165,8 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
       }
       if (!stream) throw err;
       req.log.error({ err }, 'inference failed');
-      line({ error: { statusCode: 500, message: `inference failed: ${(err as Error).message}` } });
+      const status = (err as HttpError).statusCode;
+      line({ error: { statusCode: status ?? 500, message: status ? (err as Error).message : `inference failed: ${(err as Error).message}` } });
       stream.end();
       return reply;
     }

@@ -1,6 +1,6 @@
 /** The inference service's configuration, validated once at start-up. */
 import { z } from 'zod';
-import { parseConfig, positiveInt, sharedEnv } from '@nst/common';
+import { modelKind, parseConfig, positiveInt, sharedEnv } from '@nst/common';
 
 const schema = z
   .object({
@@ -43,7 +43,8 @@ const schema = z
       thumbnailSide: c.NST_THUMBNAIL_SIDE,
       tiles: { tile: c.NST_TILE_SIZE, overlap: c.NST_TILE_OVERLAP, margin: Math.floor(c.NST_TILE_OVERLAP / 4) },
     };
-    return { ...c, tiling, style: c.NST_MODELS[index]!.style, port: c.NST_INFERENCE_PORT ?? 8001 + index };
+    const spec = c.NST_MODELS[index]!;
+    return { ...c, tiling, style: spec.style, kind: modelKind(spec), port: c.NST_INFERENCE_PORT ?? 8001 + index };
   });
 
 export type InferenceConfig = z.output<typeof schema>;

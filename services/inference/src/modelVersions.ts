@@ -6,8 +6,9 @@
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import type { FastifyBaseLogger } from 'fastify';
-import { ModelStore } from '@nst/common';
-import { StyleRunner, type RunProgress, type TilingSettings } from './styleRunner.ts';
+import { ModelStore, type ModelKind } from '@nst/common';
+import { ArbitraryRunner } from './arbitraryRunner.ts';
+import { StyleRunner, type RunInput, type Runner, type TilingSettings } from './styleRunner.ts';
 
 export class UnknownVersionError extends Error {}
 
@@ -16,13 +17,13 @@ class LoadedVersion {
   private retired = false;
   constructor(
     readonly version: string,
-    readonly runner: StyleRunner,
+    readonly runner: Runner,
   ) {}
 
-  async run(pixels: Float32Array, width: number, height: number, onProgress?: RunProgress): Promise<Float32Array> {
+  async run(input: RunInput): Promise<Float32Array> {
     this.users++;
     try {
-      return await this.runner.run(pixels, width, height, onProgress);
+      return await this.runner.run(input);
     } finally {
       this.users--;
       if (this.retired && this.users === 0) void this.release();
@@ -45,7 +46,9 @@ export interface ModelVersionsOptions {
   threads: number;
   extraVersions: number;
   reloadIntervalMs: number;
+  kind: ModelKind;
   tiling: TilingSettings;
+  maxPixels: number;
   log: FastifyBaseLogger;
   onLoaded?: (version: string, ms: number) => void;
 }
@@ -144,11 +147,14 @@ export class ModelVersions {
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
       };
-      const session = await ort.InferenceSession.create(bytes, sessionOptions);
+      const runner =
+        this.opts.kind === 'arbitrary'
+          ? await ArbitraryRunner.create(bytes, sessionOptions, this.opts.maxPixels)
+          : new StyleRunner(await ort.InferenceSession.create(bytes, sessionOptions), bytes, sessionOptions, this.opts.tiling);
       const ms = performance.now() - started;
       this.opts.onLoaded?.(version, ms);
       this.opts.log.info({ model: this.opts.model, version, load_ms: Math.round(ms) }, 'model version loaded');
-      return new LoadedVersion(version, new StyleRunner(session, bytes, sessionOptions, this.opts.tiling));
+      return new LoadedVersion(version, runner);
     })().finally(() => this.loading.delete(version));
     this.loading.set(version, promise);
     return promise;

@@ -30,7 +30,28 @@ export interface RunProgress {
   (done: number, total: number): void;
 }
 
-export class StyleRunner {
+export interface RunInput {
+  /** HWC RGB 0..255. */
+  pixels: Float32Array;
+  width: number;
+  height: number;
+  strength: number;
+  /** The style image's bytes, for the arbitrary-style model. */
+  style?: Uint8Array;
+  /** Tiles done (1 of 1 for a whole run). */
+  onProgress?: RunProgress;
+}
+
+/** A loaded network of either kind. */
+export interface Runner {
+  /** True when the network applies the strength itself (else it is a pixel blend afterwards). */
+  readonly appliesStrength: boolean;
+  run(input: RunInput): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+export class StyleRunner implements Runner {
+  readonly appliesStrength = false;
   private tiledSessions: Promise<{ emit: ort.InferenceSession; take: ort.InferenceSession }> | null = null;
 
   constructor(
@@ -40,8 +61,7 @@ export class StyleRunner {
     private readonly tiling: TilingSettings,
   ) {}
 
-  /** HWC RGB 0..255 in and out; onProgress hears tiles done (1 of 1 for a whole run). */
-  async run(pixels: Float32Array, width: number, height: number, onProgress?: RunProgress): Promise<Float32Array> {
+  async run({ pixels, width, height, onProgress }: RunInput): Promise<Float32Array> {
     if (Math.max(width, height) <= this.tiling.untiledMaxSide) {
       const out = await runSession(this.session, { [ONNX_INPUT]: image(pixels, width, height) });
       onProgress?.(1, 1);

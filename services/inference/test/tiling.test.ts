@@ -62,9 +62,9 @@ describe('thumbnail instance normalisation', () => {
     const whole = new StyleRunner(session, bytes, options, { untiledMaxSide: side, thumbnailSide: 1280, tiles: DEFAULT_TILE_OPTIONS });
     const tiledSession = await ort.InferenceSession.create(bytes, options);
     const tiled = new StyleRunner(tiledSession, bytes, options, { untiledMaxSide: 1024, thumbnailSide: 1280, tiles: DEFAULT_TILE_OPTIONS });
-    const reference = await whole.run(input, side, side);
+    const reference = await whole.run({ pixels: input, width: side, height: side, strength: 1 });
     const progress: [number, number][] = [];
-    const result = await tiled.run(input, side, side, (d, t) => progress.push([d, t]));
+    const result = await tiled.run({ pixels: input, width: side, height: side, strength: 1, onProgress: (d, t) => progress.push([d, t]) });
     const total = tileGrid(side, side, DEFAULT_TILE_OPTIONS).length;
     expect(total).toBeGreaterThan(4);
     expect(progress.at(-1)).toEqual([total, total]);

@@ -3,10 +3,13 @@ import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError, OUTPUT_FORMATS, parseStyleControls, probeImage, type OutputFormat } from '@nst/common';
 import type { GatewayContext } from '../context.ts';
+import { saveStyleImage } from './styles.ts';
 import { clientIdOf } from '../clientId.ts';
 
 interface StylizeForm {
   image?: Buffer;
+  style_image?: Buffer;
+  style?: string;
   model?: string;
   max_size?: string;
   format?: string;
@@ -14,7 +17,8 @@ interface StylizeForm {
   preserve_colors?: string;
 }
 
-const FIELDS = new Set(['model', 'max_size', 'format', 'strength', 'preserve_colors']);
+const FIELDS = new Set(['model', 'max_size', 'format', 'strength', 'preserve_colors', 'style']);
+const FILES = new Set(['image', 'style_image']);
 
 /** Accept header asking for progress lines before the result (see the route's description). */
 export const PROGRESS_STREAM_TYPE = 'application/x-ndjson';
@@ -24,11 +28,12 @@ async function readForm(req: FastifyRequest): Promise<StylizeForm> {
   const form: StylizeForm = {};
   for await (const part of req.parts()) {
     if (part.type === 'file') {
-      if (part.fieldname !== 'image' || form.image) {
+      const field = part.fieldname as 'image' | 'style_image';
+      if (!FILES.has(field) || form[field]) {
         await part.toBuffer();
-        throw new HttpError(400, `unexpected file field "${part.fieldname}"; send exactly one file named "image"`);
+        throw new HttpError(400, `unexpected file field "${part.fieldname}"; send one file named "image" (and, for an arbitrary-style model, one named "style_image")`);
       }
-      form.image = await part.toBuffer();
+      form[field] = await part.toBuffer();
     } else if (FIELDS.has(part.fieldname)) {
       (form as Record<string, unknown>)[part.fieldname] = String(part.value);
     }
@@ -50,6 +55,7 @@ export const stylizeResponseSchema = {
     height: { type: 'integer' },
     strength: { type: 'number' },
     preserve_colors: { type: 'boolean' },
+    style: { type: 'string' },
     timings: { type: 'object', additionalProperties: { type: 'number' } },
     request_id: { type: 'string' },
   },
@@ -102,7 +108,13 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     const controls = parseStyleControls(form);
     if ('error' in controls) throw new HttpError(400, controls.error);
 
+    const arbitrary = ctx.arbitraryModels.has(model);
+    if (!arbitrary && (form.style || form.style_image)) throw new HttpError(400, `model ${model} has its own style; "style" and "style_image" are for an arbitrary-style model`);
+    if (arbitrary && !form.style === !form.style_image) throw new HttpError(400, `model ${model} needs a painting: send either a "style" id from POST /api/styles or a "style_image" file`);
+    if (form.style && !(await ctx.styles.get(form.style))) throw new HttpError(404, `no style image "${form.style}"; upload one with POST /api/styles`);
+
     const info = await probeImage(form.image, config.NST_MAX_PIXELS);
+    const style = form.style_image ? (await saveStyleImage(ctx, form.style_image)).id : form.style;
     const pinned = req.headers['x-model-version'];
     const clientId = clientIdOf(req, reply);
     const { version, reason } = await ctx.resolver.resolve(model, { pinned: typeof pinned === 'string' && pinned ? pinned : undefined, clientId });
@@ -111,7 +123,7 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     let result;
     progress?.start();
     try {
-      result = await ctx.inference.infer({ model, version, image: form.image, maxSide, format, requestId: String(req.id), controls, onProgress: progress?.progress });
+      result = await ctx.inference.infer({ model, version, image: form.image, maxSide, format, requestId: String(req.id), controls, style, onProgress: progress?.progress });
     } catch (err) {
       metrics.stylizeRequests.labels(model, version, String((err as HttpError).statusCode ?? 500)).inc();
       await savingInput.catch(() => undefined);
@@ -131,9 +143,10 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       client_id: clientId,
       strength: controls.strength,
       preserve_colors: controls.preserveColors,
+      ...(style ? { style } : {}),
     });
     await ctx.requestLog.append(
-      JSON.stringify({ at: new Date().toISOString(), model, version: result.version, routing: reason, strength: controls.strength, preserve_colors: controls.preserveColors }),
+      JSON.stringify({ at: new Date().toISOString(), model, version: result.version, routing: reason, strength: controls.strength, preserve_colors: controls.preserveColors, ...(style ? { style } : {}) }),
     );
     const done = performance.now();
     const totalMs = done - started;
@@ -153,6 +166,7 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       height: result.height,
       strength: controls.strength,
       preserve_colors: controls.preserveColors,
+      ...(style ? { style } : {}),
       timings: {
         upload_ms: round(uploadedAt - started),
         forward_ms: round(forwardedAt - uploadedAt),
@@ -167,6 +181,7 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     summary: 'Stylise a photo with a model',
     description:
       'multipart/form-data: image (file), model, optional max_size (16..limit, default 1024), format (png, jpeg, webp), ' +
+      'for an arbitrary-style model either style (an id from POST /api/styles) or style_image (a file), ' +
       'strength (0..1, default 1) and preserve_colors (true/false: keep the photo\'s colours, take only the luminance). ' +
       'With Accept: application/x-ndjson the answer streams JSON lines {"tiles_done","tiles_total"} while a large photo runs in tiles, ' +
       'then {"result": <the JSON below>} or {"error": {"statusCode","message"}}. ' +
