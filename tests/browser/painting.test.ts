@@ -2,8 +2,10 @@
  * Browser test of "Your painting" against the real stack with the arbitrary-style model:
  * upload a painting in Chromium, stylise a photo with it, move the strength slider (the
  * result is redone without choosing the photo again), compare before/after, download.
+ * A screenshot goes to $TMPDIR/nst-ui-painting.png.
  */
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -64,6 +66,7 @@ describe('your painting in the browser', () => {
 
     // Before/after slider moves the split.
     await page.locator('#ba-range').fill('20');
+    await page.screenshot({ path: join(tmpdir(), 'nst-ui-painting.png'), fullPage: true });
     expect(await page.evaluate(() => document.querySelector<HTMLElement>('#before-after')!.style.getPropertyValue('--split'))).toBe('20%');
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-link')]);

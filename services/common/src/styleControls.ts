@@ -5,8 +5,8 @@
  * stylised image and the (resized) photo: out = s * stylised + (1 - s) * photo. Those networks
  * have no content-only path to interpolate features with, a pixel blend costs nothing, and its
  * end points are exact: strength 0 gives the network's input photo back, strength 1 today's
- * output. The arbitrary-style network has its own strength (MicroAST's alpha, a blend of
- * AdaIN'd and raw content features), applied inside the network instead.
+ * output. The arbitrary-style network (MicroAST) uses the same blend: its own alpha is not a
+ * usable control (see inference/src/arbitraryRunner.ts), though its graphs keep the input.
  *
  * Preserving colours takes only the luminance from the stylised image and keeps the photo's
  * chroma, in YCbCr (BT.601). Replacing Y while keeping Cb and Cr is, in RGB, adding the same

@@ -14,7 +14,14 @@ const STYLE_SIDE = 512;
 const CACHED_STYLES = 64;
 
 export class ArbitraryRunner implements Runner {
-  readonly appliesStrength = true;
+  /**
+   * The network runs at alpha 1 and strength is the same pixel blend as for the other
+   * networks. MicroAST's own alpha blends AdaIN'd features with the raw content features,
+   * and its content encoder's features are on a much larger scale than the style statistics:
+   * measured on a photo and a painting, alpha 0.95 already saturates 65% of the output
+   * pixels and 0.9 almost all of them, so alpha is no usable strength control.
+   */
+  readonly appliesStrength = false;
   private readonly codes = new Map<string, Record<string, ort.Tensor>>();
 
   private constructor(
@@ -43,7 +50,7 @@ export class ArbitraryRunner implements Runner {
     const out = await this.content.run({
       [ONNX_INPUT]: new ort.Tensor('float32', input.pixels, [1, input.height, input.width, 3]),
       ...code,
-      [STRENGTH_INPUT]: new ort.Tensor('float32', new Float32Array([input.strength]), [1]),
+      [STRENGTH_INPUT]: new ort.Tensor('float32', new Float32Array([1]), [1]),
     });
     input.onProgress?.(1, 1);
     return out[ONNX_OUTPUT]!.data as Float32Array;

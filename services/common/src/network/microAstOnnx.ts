@@ -135,7 +135,8 @@ const PARTS_BY_GRAPH: Record<MicroAstGraph, readonly MicroAstPart[]> = {
   content: ['content_encoder', 'decoder'],
 };
 
-const imageInfo = (name: string) => floatValueInfo(name, [1, 'height', 'width', 3]);
+// The two images have sizes of their own: distinct dimension names.
+const imageInfo = (name: string) => floatValueInfo(name, name === STYLE_INPUT ? [1, 'style_height', 'style_width', 3] : [1, 'height', 'width', 3]);
 const codeInfo = (name: string) => floatValueInfo(name, [1, 64, 1, 1]);
 
 export function exportMicroAstOnnx(weights: MicroAstWeights, graph: MicroAstGraph = 'full', metadata: OnnxMetadata = {}): Uint8Array {
