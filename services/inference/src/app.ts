@@ -174,7 +174,16 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
     inferSeconds.labels(model, loaded.version).observe(run.result.ms / 1000);
     pixelsHist.labels(model, loaded.version).observe(input.width * input.height);
     const encodeStart = performance.now();
-    const image = await encodeImage(run.result.pixels, input.width, input.height, format);
+    let image: Buffer;
+    try {
+      image = await encodeImage(run.result.pixels, input.width, input.height, format);
+    } catch (err) {
+      if (!stream) throw err;
+      req.log.error({ err }, 'encoding failed');
+      line({ error: { statusCode: 500, message: `encoding the result failed: ${(err as Error).message}` } });
+      stream.end();
+      return reply;
+    }
     const done = performance.now();
     const headers = {
       'x-model': model,
