@@ -2,6 +2,8 @@
 
 export interface ModelInfo {
   name: string;
+  /** 'arbitrary': the style is a painting the user uploads (POST /api/styles). */
+  kind?: 'fast-style' | 'arbitrary';
   style: string;
   title: string;
   artist: string;
@@ -9,7 +11,18 @@ export interface ModelInfo {
   versions: string[];
   /** A candidate version getting a share of traffic (A/B), if any. */
   canary?: { version: string; percent: number } | null;
-  style_image_url: string;
+  style_image_url: string | null;
+  thumbnail_url: string | null;
+}
+
+/** An uploaded painting for the arbitrary-style model. */
+export interface StyleImage {
+  id: string;
+  title: string;
+  width: number;
+  height: number;
+  created_at: string;
+  image_url: string;
   thumbnail_url: string;
 }
 
@@ -22,6 +35,9 @@ export interface StylizeResult {
   output_url: string;
   width: number;
   height: number;
+  strength?: number;
+  preserve_colors?: boolean;
+  style?: string;
   timings: { total_ms: number; inference_ms?: number; [k: string]: number | undefined };
   request_id?: string;
 }
@@ -33,6 +49,12 @@ export interface StylizeOptions {
   model: string;
   maxSize?: number;
   format?: OutputFormat;
+  /** Uploaded painting id, for an arbitrary-style model. */
+  style?: string;
+  strength?: number;
+  preserveColors?: boolean;
+  /** Tiles done of a large photo, as the server reports them. */
+  onTiles?: (done: number, total: number) => void;
   /** Upload progress, 0..1; called with 1 once the whole file is sent. */
   onUploadProgress?: (fraction: number) => void;
   signal?: AbortSignal;
@@ -123,12 +145,40 @@ export function stylize(opts: StylizeOptions): Promise<StylizeResult> {
   form.append('model', opts.model);
   if (opts.maxSize !== undefined) form.append('max_size', String(opts.maxSize));
   if (opts.format) form.append('format', opts.format);
+  if (opts.style) form.append('style', opts.style);
+  if (opts.strength !== undefined) form.append('strength', String(opts.strength));
+  if (opts.preserveColors) form.append('preserve_colors', 'true');
   form.append('image', opts.image, opts.image.name || 'image');
 
   return new Promise<StylizeResult>((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', '/api/stylize');
-    xhr.setRequestHeader('Accept', 'application/json');
+    // Progress stream: JSON lines of tiles done, then {"result"} or {"error"}.
+    xhr.setRequestHeader('Accept', 'application/x-ndjson, application/json');
+    let seen = 0;
+    const lines = (): Record<string, unknown>[] => {
+      const text = xhr.responseText;
+      const end = text.lastIndexOf('\n');
+      if (end < seen) return [];
+      const out = text
+        .slice(seen, end)
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      seen = end + 1;
+      return out;
+    };
+    const streamed = () => (xhr.getResponseHeader('content-type') ?? '').includes('ndjson');
+    let final: Record<string, unknown> | undefined;
+    const consume = () => {
+      for (const l of lines()) {
+        if (typeof l.tiles_done === 'number') opts.onTiles?.(l.tiles_done, Number(l.tiles_total));
+        else final = l;
+      }
+    };
+    xhr.addEventListener('progress', () => {
+      if (xhr.status === 200 && streamed()) consume();
+    });
     xhr.upload.addEventListener('progress', (e) => {
       if (e.lengthComputable && e.total > 0) opts.onUploadProgress?.(e.loaded / e.total);
     });
@@ -139,7 +189,18 @@ export function stylize(opts: StylizeOptions): Promise<StylizeResult> {
         return;
       }
       try {
-        resolve(JSON.parse(xhr.responseText) as StylizeResult);
+        if (!streamed()) {
+          resolve(JSON.parse(xhr.responseText) as StylizeResult);
+          return;
+        }
+        if (!xhr.responseText.endsWith('\n')) seen = Math.min(seen, xhr.responseText.length);
+        consume();
+        const tail = xhr.responseText.slice(seen).trim();
+        if (tail) final = JSON.parse(tail) as Record<string, unknown>;
+        const error = final?.error as { statusCode?: number; message?: string } | undefined;
+        if (error) reject(new ApiError(error.message ?? fallbackMessage(error.statusCode ?? 500), error.statusCode ?? 500));
+        else if (final?.result) resolve(final.result as StylizeResult);
+        else reject(new ApiError('The server sent a response the page could not read.', xhr.status));
       } catch {
         reject(new ApiError('The server sent a response the page could not read.', xhr.status));
       }
@@ -155,6 +216,18 @@ export function stylize(opts: StylizeOptions): Promise<StylizeResult> {
     }
     xhr.send(form);
   });
+}
+
+export async function listStyles(): Promise<StyleImage[]> {
+  const body = await fetchJson<{ styles: StyleImage[] }>('/api/styles');
+  return Array.isArray(body.styles) ? body.styles : [];
+}
+
+export function uploadStyle(image: File, title?: string): Promise<StyleImage> {
+  const form = new FormData();
+  form.append('image', image, image.name || 'painting');
+  if (title) form.append('title', title);
+  return fetchJson<StyleImage>('/api/styles', { method: 'POST', body: form });
 }
 
 export function sendFeedback(req: FeedbackRequest): Promise<FeedbackResponse> {

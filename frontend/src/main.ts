@@ -2,6 +2,7 @@
 import { ApiError, listModels, stylize, type ModelInfo, type OutputFormat, type StylizeResult } from './api.ts';
 import { byId, prefs, setMessage } from './dom.ts';
 import { createFeedback } from './feedback.ts';
+import { createPaintingPicker } from './paintingPicker.ts';
 import { createStylePicker } from './stylePicker.ts';
 import { createUpload } from './upload.ts';
 
@@ -30,15 +31,36 @@ const el = {
   resultCaption: byId('result-caption', HTMLElement),
   download: byId('download-link', HTMLAnchorElement),
   resultMeta: byId('result-meta', HTMLSpanElement),
+  paintingPanel: byId('painting-panel', HTMLDivElement),
+  strength: byId('strength-range', HTMLInputElement),
+  strengthValue: byId('strength-value', HTMLOutputElement),
+  preserveColors: byId('preserve-colors', HTMLInputElement),
+  baBefore: byId('ba-before', HTMLImageElement),
+  baAfter: byId('ba-after', HTMLImageElement),
+  baRange: byId('ba-range', HTMLInputElement),
+  beforeAfter: byId('before-after', HTMLDivElement),
 };
+
+/** The arbitrary-style model runs photos whole, up to this size. */
+const ARBITRARY_MAX_SIDE = 1024;
 
 let busy = false;
 let model: ModelInfo | undefined;
 
 const picker = createStylePicker(el.styleGrid, (m) => {
   model = m;
+  el.paintingPanel.hidden = m.kind !== 'arbitrary';
+  picker.setPainting(paintings.selected()?.thumbnail_url ?? null);
   updateButton();
 });
+
+const paintings = createPaintingPicker(
+  { panel: el.paintingPanel, input: byId('painting-input', HTMLInputElement), dropZone: byId('painting-drop', HTMLDivElement), status: byId('painting-status', HTMLParagraphElement), list: byId('painting-list', HTMLDivElement) },
+  (p) => {
+    picker.setPainting(p?.thumbnail_url ?? null);
+    updateButton();
+  },
+);
 
 const upload = createUpload(
   { input: el.fileInput, dropZone: el.dropZone, preview: el.preview, previewImg: el.previewImg, caption: el.previewCaption },
@@ -61,13 +83,15 @@ const feedback = createFeedback({
 });
 
 function updateButton(): void {
-  const ready = !busy && model !== undefined && upload.file() !== undefined;
+  const needsPainting = model?.kind === 'arbitrary' && !paintings.selected();
+  const ready = !busy && model !== undefined && upload.file() !== undefined && !needsPainting;
   el.stylizeBtn.disabled = !ready;
 }
 
 function setBusy(value: boolean): void {
   busy = value;
   upload.setDisabled(value);
+  paintings.setDisabled(value);
   el.styleGrid.closest('fieldset')!.disabled = value;
   el.stylizeBtn.setAttribute('aria-busy', String(value));
   el.stylizeBtn.classList.toggle('loading', value);
@@ -82,6 +106,7 @@ async function loadStyles(): Promise<void> {
   el.styleStatus.dataset.kind = '';
   try {
     const models = await listModels();
+    await paintings.load();
     picker.render(models);
     if (models.length === 0) {
       el.styleStatus.textContent = 'No styles are available right now.';
@@ -116,18 +141,24 @@ function showResult(result: StylizeResult, m: ModelInfo, fallbackOriginal: strin
     : null;
   el.originalImg.src = result.input_url;
   el.resultImg.src = result.output_url;
+  el.baBefore.src = result.input_url;
+  el.baAfter.src = result.output_url;
   el.resultImg.alt = `Your photo in the style of ${m.title} by ${m.artist}`;
-  el.resultCaption.textContent = `${m.title} · ${m.artist}`;
+  const painting = m.kind === 'arbitrary' ? paintings.selected() : undefined;
+  el.resultCaption.textContent = painting ? `Your painting · ${painting.title}` : `${m.title} · ${m.artist}`;
 
   const ext = extensionOf(result.output_image_filename, 'png');
   el.download.href = result.output_url;
   el.download.download = `nst-${m.style}-${timestampForFile(new Date())}.${ext}`;
 
   const seconds = (result.timings.total_ms / 1000).toFixed(1);
-  el.resultMeta.textContent = `${result.width}×${result.height} · ${ext.toUpperCase()} · ${seconds} s · model ${result.version}`;
+  const strength = Math.round((result.strength ?? 1) * 100);
+  el.resultMeta.textContent = `${result.width}×${result.height} · ${ext.toUpperCase()} · ${seconds} s · strength ${strength}%${result.preserve_colors ? ' · original colours' : ''} · model ${result.version}`;
 
   feedback.attach(result);
+  const wasShown = !el.resultCard.hidden;
   el.resultCard.hidden = false;
+  if (wasShown) return; // a re-run from the strength or colour controls: stay where the user is
   el.resultHeading.focus({ preventScroll: true });
   el.resultCard.scrollIntoView({ behavior: window.matchMedia('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth', block: 'start' });
 }
@@ -137,7 +168,11 @@ async function runStylize(): Promise<void> {
   const m = model;
   if (busy || !file || !m) return;
   const format = (FORMATS as readonly string[]).includes(el.format.value) ? (el.format.value as OutputFormat) : 'png';
-  const maxSize = Number(el.size.value) || 1024;
+  const chosenSize = Number(el.size.value) || 1024;
+  const arbitrary = m.kind === 'arbitrary';
+  const painting = arbitrary ? paintings.selected() : undefined;
+  if (arbitrary && !painting) return;
+  const maxSize = arbitrary ? Math.min(chosenSize, ARBITRARY_MAX_SIDE) : chosenSize;
 
   setMessage(el.error, '');
   setBusy(true);
@@ -157,7 +192,23 @@ async function runStylize(): Promise<void> {
   };
 
   try {
-    const result = await stylize({ image: file, model: m.name, maxSize, format, onUploadProgress });
+    const onTiles = (done: number, total: number): void => {
+      el.progressBar.max = total;
+      el.progressBar.value = done;
+      setMessage(el.status, `Painting your photo: tile ${done} of ${total} done…`);
+    };
+    el.progressBar.max = 1;
+    const result = await stylize({
+      image: file,
+      model: m.name,
+      maxSize,
+      format,
+      style: painting?.id,
+      strength: Number(el.strength.value),
+      preserveColors: el.preserveColors.checked,
+      onTiles,
+      onUploadProgress,
+    });
     showResult(result, m, upload.previewUrl());
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     setMessage(el.status, `Done in ${seconds} s. Your stylised photo is shown below.`);
@@ -179,6 +230,26 @@ for (const [select, key] of [
   if (saved && Array.from(select.options).some((o) => o.value === saved)) select.value = saved;
   select.addEventListener('change', () => prefs.set(key, select.value));
 }
+
+// Strength and colours: shown at once, and applied to the current photo without choosing it again.
+const showStrength = (): void => {
+  el.strengthValue.textContent = `${Math.round(Number(el.strength.value) * 100)}%`;
+};
+let rerun: number | undefined;
+const rerunSoon = (): void => {
+  window.clearTimeout(rerun);
+  if (el.resultCard.hidden) return;
+  rerun = window.setTimeout(() => void runStylize(), 250);
+};
+el.strength.addEventListener('input', showStrength);
+el.strength.addEventListener('change', rerunSoon);
+el.preserveColors.addEventListener('change', rerunSoon);
+showStrength();
+
+// Before/after: the stylised image is revealed right of the handle.
+const showSplit = (): void => el.beforeAfter.style.setProperty('--split', `${el.baRange.value}%`);
+el.baRange.addEventListener('input', showSplit);
+showSplit();
 
 el.stylizeBtn.addEventListener('click', () => void runStylize());
 el.stylesRetry.addEventListener('click', () => void loadStyles());

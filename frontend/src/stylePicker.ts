@@ -6,6 +6,8 @@ export interface StylePicker {
   /** Replaces the cards with these models; restores the remembered choice. */
   render(models: ModelInfo[]): void;
   selected(): ModelInfo | undefined;
+  /** Shows the chosen painting as the "Your painting" card's thumbnail. */
+  setPainting(thumbnailUrl: string | null): void;
 }
 
 export function createStylePicker(grid: HTMLElement, onChange: (model: ModelInfo) => void): StylePicker {
@@ -49,7 +51,10 @@ export function createStylePicker(grid: HTMLElement, onChange: (model: ModelInfo
       const frame = document.createElement('span');
       frame.className = 'style-thumb';
       const img = document.createElement('img');
-      img.src = m.thumbnail_url;
+      const arbitrary = m.kind === 'arbitrary';
+      if (arbitrary) frame.classList.add('painting-thumb');
+      if (m.thumbnail_url) img.src = m.thumbnail_url;
+      else frame.classList.add('broken');
       img.alt = '';
       img.width = 256;
       img.height = 256;
@@ -61,10 +66,11 @@ export function createStylePicker(grid: HTMLElement, onChange: (model: ModelInfo
       text.className = 'style-text';
       const title = document.createElement('span');
       title.className = 'style-title';
-      title.textContent = m.title || m.style;
+      title.textContent = arbitrary ? 'Your painting' : m.title || m.style;
       const artist = document.createElement('span');
       artist.className = 'style-artist';
-      artist.textContent = m.live_version ? m.artist : `${m.artist} · unavailable`;
+      const byline = arbitrary ? 'Upload any painting' : m.artist;
+      artist.textContent = m.live_version ? byline : `${byline} · unavailable`;
       text.append(title, artist);
 
       const check = document.createElement('span');
@@ -78,5 +84,18 @@ export function createStylePicker(grid: HTMLElement, onChange: (model: ModelInfo
     if (initial) onChange(initial);
   };
 
-  return { render, selected };
+  const setPainting = (thumbnailUrl: string | null): void => {
+    const frame = grid.querySelector<HTMLElement>('.painting-thumb');
+    const img = frame?.querySelector('img');
+    if (!frame || !img) return;
+    if (thumbnailUrl) {
+      img.src = thumbnailUrl;
+      frame.classList.remove('broken');
+    } else {
+      img.removeAttribute('src');
+      frame.classList.add('broken');
+    }
+  };
+
+  return { render, selected, setPainting };
 }

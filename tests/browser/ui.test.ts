@@ -86,7 +86,9 @@ describe('browser UI against the real stack', () => {
     expect(await page.getAttribute('#stylize-btn', 'aria-busy')).toBe('true');
     const res = await stylizeResponse;
     expect(res.status()).toBe(200);
-    const result = (await res.json()) as { model: string; version: string; output_url: string };
+    // The page asks for the progress stream: JSON lines ending with {"result": …}.
+    const streamLines = (await res.text()).trim().split('\n');
+    const result = (JSON.parse(streamLines.at(-1)!) as { result: { model: string; version: string; output_url: string } }).result;
     expect(result.model).toBe('model2');
 
     await page.waitForSelector('#result-card:not([hidden])', { timeout: 120_000 });

@@ -9,7 +9,8 @@ import { loadCheckpoint } from './network/checkpoint.ts';
 import { exportOnnx } from './network/onnxFormat.ts';
 import { ModelStore, type ModelCard } from './modelStore.ts';
 import { releaseOwnerFor } from './release.ts';
-import { STYLES, type ModelSpec } from './styles.ts';
+import { STYLES, modelKind, type ModelSpec } from './styles.ts';
+import { pullArbitrary } from './arbitraryPretrained.ts';
 
 export const checkpointPrefix = (style: string) => `models/fast-style/${style}/`;
 
@@ -21,6 +22,7 @@ export interface PullResult {
 
 /** Imports the pretrained network as the model's first version, unless it has one already. */
 export async function pullPretrained(store: ModelStore, spec: ModelSpec, loc: DataLocation): Promise<PullResult> {
+  if (modelKind(spec) === 'arbitrary') return pullArbitrary(store, spec, loc);
   const existing = await store.versions(spec.name);
   const styleImage = store.styleImagePath(spec.name);
   const hasStyleImage = await exists(styleImage);

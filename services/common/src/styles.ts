@@ -2,20 +2,32 @@
 import { z } from 'zod';
 import modelsFile from '../models.json' with { type: 'json' };
 
+/**
+ * `fast-style`: a network trained for one painting (fast-style-transfer), fine-tunable.
+ * `arbitrary`: MicroAST, which takes any style image with each request.
+ */
+export type ModelKind = 'fast-style' | 'arbitrary';
+
 export interface StyleInfo {
   title: string;
   artist: string;
+  kind: ModelKind;
 }
 
 /** Pretrained styles available in the data sources (models/fast-style/<style>/). */
 export const STYLES: Record<string, StyleInfo> = {
-  wave: { title: 'The Great Wave off Kanagawa', artist: 'Katsushika Hokusai' },
-  udnie: { title: 'Udnie (Young American Girl, The Dance)', artist: 'Francis Picabia' },
-  scream: { title: 'The Scream', artist: 'Edvard Munch' },
-  rain_princess: { title: 'Rain Princess', artist: 'Leonid Afremov' },
-  la_muse: { title: 'La Muse', artist: 'Pablo Picasso' },
-  wreck: { title: 'The Shipwreck of the Minotaur', artist: 'J. M. W. Turner' },
+  wave: { title: 'The Great Wave off Kanagawa', artist: 'Katsushika Hokusai', kind: 'fast-style' },
+  udnie: { title: 'Udnie (Young American Girl, The Dance)', artist: 'Francis Picabia', kind: 'fast-style' },
+  scream: { title: 'The Scream', artist: 'Edvard Munch', kind: 'fast-style' },
+  rain_princess: { title: 'Rain Princess', artist: 'Leonid Afremov', kind: 'fast-style' },
+  la_muse: { title: 'La Muse', artist: 'Pablo Picasso', kind: 'fast-style' },
+  wreck: { title: 'The Shipwreck of the Minotaur', artist: 'J. M. W. Turner', kind: 'fast-style' },
+  /** MicroAST (models/microast/): the style image comes with each request. */
+  arbitrary: { title: 'Your painting', artist: 'any style image you upload', kind: 'arbitrary' },
 };
+
+/** The arbitrary-style model as NST_MODELS names it, e.g. `…,custom=arbitrary`. */
+export const ARBITRARY_STYLE = 'arbitrary';
 
 export const MODEL_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 
@@ -25,7 +37,7 @@ export const MODEL_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
  * request. Every deployment artefact is rendered from this list (scripts/deploy-render.ts).
  */
 export const modelEntrySchema = z.discriminatedUnion('kind', [
-  z.object({ name: z.string().regex(MODEL_NAME), kind: z.literal('fast-style'), style: z.enum(Object.keys(STYLES) as [string, ...string[]]) }).strict(),
+  z.object({ name: z.string().regex(MODEL_NAME), kind: z.literal('fast-style'), style: z.enum(Object.keys(STYLES).filter((k) => STYLES[k]!.kind === 'fast-style') as [string, ...string[]]) }).strict(),
   z.object({ name: z.string().regex(MODEL_NAME), kind: z.literal('arbitrary') }).strict(),
 ]);
 export type ModelEntry = z.infer<typeof modelEntrySchema>;
@@ -40,9 +52,8 @@ export const modelsFileSchema = z.object({
 /** The platform's models, in deployment order. */
 export const MODEL_LIST: ModelEntry[] = modelsFileSchema.parse(modelsFile).models;
 
-/** The NST_MODELS form (`model1=wave,…`) of a list; the setting names its fast-style models. */
-export const modelsSetting = (entries: ModelEntry[]): string =>
-  entries.flatMap((m) => (m.kind === 'fast-style' ? [`${m.name}=${m.style}`] : [])).join(',');
+/** The NST_MODELS form (`model1=wave,…,custom=arbitrary`) of a list. */
+export const modelsSetting = (entries: ModelEntry[]): string => entries.map((m) => `${m.name}=${m.kind === 'fast-style' ? m.style : ARBITRARY_STYLE}`).join(',');
 
 export const DEFAULT_MODELS = modelsSetting(MODEL_LIST);
 
@@ -50,6 +61,9 @@ export interface ModelSpec {
   name: string;
   style: string;
 }
+
+/** A model's kind follows from its style. */
+export const modelKind = (spec: Pick<ModelSpec, 'style'>): ModelKind => STYLES[spec.style]?.kind ?? 'fast-style';
 
 /** Parses `model1=wave,model2=udnie,…` (the NST_MODELS setting). */
 export const modelListSchema = z

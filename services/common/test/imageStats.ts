@@ -30,3 +30,23 @@ export function meanAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number 
   for (let i = 0; i < a.length; i++) s += Math.abs(a[i]! - b[i]!);
   return s / a.length;
 }
+
+/** Mean absolute difference of the Cb and Cr channels (BT.601) of two RGB images (0..255). */
+export function chromaDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const chroma = (r: number, g: number, bl: number) => [-0.168736 * r - 0.331264 * g + 0.5 * bl, 0.5 * r - 0.418688 * g - 0.081312 * bl] as const;
+  let sum = 0;
+  for (let i = 0; i < a.length; i += 3) {
+    const [cbA, crA] = chroma(a[i]!, a[i + 1]!, a[i + 2]!);
+    const [cbB, crB] = chroma(b[i]!, b[i + 1]!, b[i + 2]!);
+    sum += Math.abs(cbA - cbB) + Math.abs(crA - crB);
+  }
+  return sum / ((a.length / 3) * 2);
+}
+
+/** Peak signal-to-noise ratio in dB of two same-sized 8-bit images. */
+export function psnr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let se = 0;
+  for (let i = 0; i < a.length; i++) se += (a[i]! - b[i]!) ** 2;
+  const mse = se / a.length;
+  return mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse);
+}

@@ -11,6 +11,7 @@ import { createContext, type GatewayContext } from './context.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
 import { imageRoutes } from './routes/images.ts';
 import { modelRoutes } from './routes/models.ts';
+import { styleRoutes } from './routes/styles.ts';
 import { stylizeRoutes } from './routes/stylize.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { statsRoutes } from './routes/stats.ts';
@@ -42,7 +43,7 @@ export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: Fas
   await app.register(cookie);
   await app.register(multipart, {
     // Two files are let through so that the route can say why a second one is refused.
-    limits: { fileSize: config.NST_MAX_UPLOAD_BYTES, files: 2, fields: 10, fieldSize: 1024, parts: 12 },
+    limits: { fileSize: config.NST_MAX_UPLOAD_BYTES, files: 2, fields: 12, fieldSize: 1024, parts: 14 },
     throwFileSizeLimit: true,
   });
   // @fastify/multipart reports an oversized file as 413 already; keep its message readable.
@@ -65,6 +66,7 @@ export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: Fas
   statsRoutes(app, ctx);
   adminRoutes(app, ctx, finetune, token);
   modelRoutes(app, ctx);
+  styleRoutes(app, ctx);
   imageRoutes(app, ctx);
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -63,7 +63,9 @@ const schema = z
     /** Run the retention job daily inside the gateway (the local stack); clusters run it as a CronJob. */
     NST_IMAGE_RETENTION_SCHEDULE: booleanFlag(false),
     NST_MAX_PIXELS: positiveInt(50_000_000),
-    NST_MAX_SIDE_LIMIT: positiveInt(2048),
+    NST_MAX_SIDE_LIMIT: positiveInt(4096),
+    /** Size cap of an uploaded style image (POST /api/styles or style_image). */
+    NST_MAX_STYLE_BYTES: positiveInt(10 * 1024 * 1024),
     NST_SERVE_FRONTEND: booleanFlag(true),
     NST_FRONTEND_DIR: z.string().default(DEFAULT_FRONTEND_DIR).transform((p) => path.resolve(p)),
     NST_FINETUNE_URL: z.string().url().default('http://127.0.0.1:8005'),

@@ -1,6 +1,6 @@
 /** What the gateway's routes share, built once in app.ts. */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { ModelStore, ReleaseOwner, type PlatformStore } from '@nst/common';
+import { ModelStore, ReleaseOwner, StyleImages, modelKind, type PlatformStore } from '@nst/common';
 import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayConfig } from './config.ts';
 import { ImageStore } from './imageStore.ts';
@@ -59,7 +59,9 @@ export function createContext(config: GatewayConfig, registry: Registry, platfor
     release: new ReleaseOwner(store, platform, log),
     resolver: new VersionResolver(store, platform),
     inference: new InferenceClient(config.inferenceUrls, config.NST_INFERENCE_TIMEOUT_MS, (model, reason) => metrics.upstreamErrors.labels(model, reason).inc(), config.NST_INFERENCE_MAX_IN_FLIGHT),
+    styles: new StyleImages(config.NST_STORAGE_DIR),
     modelNames: new Set(config.NST_MODELS.map((m) => m.name)),
+    arbitraryModels: new Set(config.NST_MODELS.filter((m) => modelKind(m) === 'arbitrary').map((m) => m.name)),
   };
 }
 export type GatewayContext = ReturnType<typeof createContext>;

@@ -20,6 +20,10 @@ export const outputRecordSchema = z.object({
   created_at: z.string(),
   request_id: z.string(),
   client_id: z.string().nullable().optional(),
+  strength: z.number().optional(),
+  preserve_colors: z.boolean().optional(),
+  /** The uploaded style image's id, for the arbitrary-style model. */
+  style: z.string().optional(),
 });
 export type OutputRecord = z.infer<typeof outputRecordSchema>;
 

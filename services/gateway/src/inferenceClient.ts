@@ -11,7 +11,7 @@
  */
 import type { Readable } from 'node:stream';
 import { Pool, errors, type Dispatcher } from 'undici';
-import { DRAINING_HEADER, HttpError, type OutputFormat } from '@nst/common';
+import { DRAINING_HEADER, HttpError, type OutputFormat, type StyleControls } from '@nst/common';
 import { REPLICA_SEPARATOR } from './config.ts';
 
 /** How long a replica that failed to connect or is stopping gets no new requests. */
@@ -45,6 +45,49 @@ export interface InferRequest {
   requestId: string;
   /** Aborts the forwarded request (the client went away). */
   signal?: AbortSignal;
+  controls: StyleControls;
+  /** Uploaded style image id, for the arbitrary-style model. */
+  style?: string;
+  /** Tiles done so far; when given, the service streams its progress. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Content type of the inference service's progress stream (see inference/src/app.ts). */
+const PROGRESS_CONTENT_TYPE = 'application/x-nst-progress';
+
+interface ProgressAnswer {
+  headers: Record<string, string>;
+  image: Buffer;
+}
+
+/** Reads the progress stream: JSON lines, then either an error line or a result line and the image bytes. */
+async function readProgressStream(body: AsyncIterable<Buffer>, onProgress: (done: number, total: number) => void): Promise<ProgressAnswer | { error: { statusCode: number; message: string } }> {
+  let buffered = Buffer.alloc(0);
+  let result: { headers: Record<string, string>; bytes: number } | null = null;
+  const chunks: Buffer[] = [];
+  let received = 0;
+  for await (const chunk of body) {
+    if (result) {
+      chunks.push(chunk);
+      received += chunk.length;
+      continue;
+    }
+    buffered = Buffer.concat([buffered, chunk]);
+    let nl: number;
+    while (!result && (nl = buffered.indexOf(10)) >= 0) {
+      const line = JSON.parse(buffered.subarray(0, nl).toString('utf8')) as { tiles_done?: number; tiles_total?: number; result?: Record<string, string>; bytes?: number; error?: { statusCode: number; message: string } };
+      buffered = buffered.subarray(nl + 1);
+      if (line.error) return { error: line.error };
+      if (line.result) {
+        result = { headers: line.result, bytes: line.bytes ?? 0 };
+        chunks.push(buffered);
+        received = buffered.length;
+      } else if (line.tiles_done !== undefined) onProgress(line.tiles_done, line.tiles_total ?? line.tiles_done);
+    }
+  }
+  if (!result) throw new Error('the progress stream ended without a result');
+  if (received !== result.bytes) throw new Error(`the progress stream ended after ${received} of ${result.bytes} image bytes`);
+  return { headers: result.headers, image: Buffer.concat(chunks) };
 }
 
 export class InferenceClient {
@@ -116,11 +159,14 @@ export class InferenceClient {
   }
 
   private async forward(r: InferRequest): Promise<InferenceResult> {
-    const query = new URLSearchParams({ format: r.format });
+    const query = new URLSearchParams({ format: r.format, strength: String(r.controls.strength), preserve_colors: String(r.controls.preserveColors) });
     if (r.version) query.set('version', r.version);
     if (r.maxSide) query.set('max_size', String(r.maxSide));
+    if (r.onProgress) query.set('progress', '1');
+    if (r.style) query.set('style', r.style);
     const [first, second] = this.order(r.model);
-    const attempt = async (url: string, failOver: boolean): Promise<{ res: Dispatcher.ResponseData; body: Buffer } | { retry: unknown }> => {
+    type Answer = { res: Dispatcher.ResponseData; body: Buffer; streamed: Record<string, string> | null };
+    const attempt = async (url: string, failOver: boolean): Promise<Answer | { retry: unknown }> => {
       let res: Dispatcher.ResponseData;
       try {
         res = await this.pool(url).request({
@@ -138,9 +184,21 @@ export class InferenceClient {
         return { retry: err };
       }
       let body: Buffer;
+      let streamed: Record<string, string> | null = null;
       try {
-        body = Buffer.from(await res.body.arrayBuffer());
+        if (res.statusCode === 200 && r.onProgress && String(res.headers['content-type']).startsWith(PROGRESS_CONTENT_TYPE)) {
+          const answer = await readProgressStream(res.body, r.onProgress);
+          if ('error' in answer) {
+            const status = answer.error.statusCode >= 500 ? 503 : answer.error.statusCode;
+            throw new HttpError(status, status === 503 ? `model ${r.model}: ${answer.error.message}` : answer.error.message);
+          }
+          streamed = answer.headers;
+          body = answer.image;
+        } else {
+          body = Buffer.from(await res.body.arrayBuffer());
+        }
       } catch (err) {
+        if (err instanceof HttpError) throw err;
         throw this.unavailable(r, err);
       }
       if (res.statusCode === 503 && res.headers[DRAINING_HEADER]) {
@@ -149,7 +207,7 @@ export class InferenceClient {
       }
       // Any other 503 (starting, busy) is worth one try on another replica, when there is one.
       if (res.statusCode === 503 && failOver) return { retry: new Error(`${url} answered 503`) };
-      return { res, body };
+      return { res, body, streamed };
     };
     let outcome = await attempt(first!, second !== undefined);
     if ('retry' in outcome) {
@@ -157,8 +215,9 @@ export class InferenceClient {
       outcome = await attempt(second ?? first!, false);
       if ('retry' in outcome) throw this.unavailable(r, outcome.retry);
     }
-    const { res, body } = outcome;
+    const { res, body, streamed } = outcome;
     const header = (name: string) => {
+      if (streamed) return streamed[name];
       const v = res.headers[name];
       return Array.isArray(v) ? v[0] : v;
     };

@@ -1,6 +1,6 @@
 /**
  * Reads the stylise form with the image streamed to a file in the upload folder, never
- * whole into memory, and at most NST_MAX_CONCURRENT_UPLOADS at once (more are answered
+ * whole into memory (a style image, capped like any upload and far smaller, is buffered), and at most NST_MAX_CONCURRENT_UPLOADS at once (more are answered
  * 503 + Retry-After before their body is read). A body that is not well-formed multipart
  * is a 400 naming the problem.
  */
@@ -17,6 +17,8 @@ export interface UploadedForm {
   imagePath: string | null;
   imageBytes: number;
   fields: Record<string, string>;
+  /** The other files the form may carry (UploadFormOptions.extraFiles), whole. */
+  extraFiles: Record<string, Buffer>;
   /** Deletes the temporary file (once it has been moved or is no longer needed). */
   discard(): Promise<void>;
 }
@@ -44,6 +46,8 @@ const isClientFault = (err: unknown) => {
 export interface UploadFormOptions {
   dir: string;
   fields: ReadonlySet<string>;
+  /** File fields besides "image" that are accepted, once each. */
+  extraFiles?: ReadonlySet<string>;
   slots: UploadSlots;
   /** Called with the fields sent before the file, before it is received: may refuse at once. */
   beforeFile?: (fields: Record<string, string>) => void;
@@ -56,6 +60,7 @@ export async function readUploadForm(req: FastifyRequest, o: UploadFormOptions):
     imagePath: null,
     imageBytes: 0,
     fields: {},
+    extraFiles: {},
     discard: async () => {
       if (form.imagePath) await rm(form.imagePath, { force: true });
     },
@@ -63,9 +68,14 @@ export async function readUploadForm(req: FastifyRequest, o: UploadFormOptions):
   try {
     for await (const part of req.parts()) {
       if (part.type === 'file') {
+        if (o.extraFiles?.has(part.fieldname) && !form.extraFiles[part.fieldname]) {
+          form.extraFiles[part.fieldname] = await part.toBuffer();
+          continue;
+        }
         if (part.fieldname !== 'image' || form.imagePath) {
           part.file.resume();
-          throw new HttpError(400, `unexpected file field "${part.fieldname}"; send exactly one file named "image"`);
+          const others = [...(o.extraFiles ?? [])].map((f) => ` (and at most one named "${f}")`).join('');
+          throw new HttpError(400, `unexpected file field "${part.fieldname}"; send exactly one file named "image"${others}`);
         }
         try {
           o.beforeFile?.(form.fields);

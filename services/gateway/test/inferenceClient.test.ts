@@ -39,7 +39,7 @@ beforeAll(async () => {
 });
 afterAll(() => Promise.all(apps.map((a) => a.close())));
 
-const infer = (urls: string) => new InferenceClient({ m: urls }, 5_000).infer({ model: 'm', version: 'm_v1', image: new Uint8Array([9]), format: 'png', requestId: 'r' });
+const infer = (urls: string) => new InferenceClient({ m: urls }, 5_000).infer({ model: 'm', version: 'm_v1', image: new Uint8Array([9]), format: 'png', requestId: 'r', controls: { strength: 1, preserveColors: false } });
 
 describe('inference client with several replicas', () => {
   it('retries once elsewhere after a refused connection or a stopping replica', async () => {
@@ -65,7 +65,7 @@ describe('inference client with several replicas', () => {
     const other = await replica('other', 'ok');
     const client = new InferenceClient({ m: `${healthy}|${other}` }, 5_000);
     served.length = 0;
-    for (let i = 0; i < 4; i++) await client.infer({ model: 'm', version: 'm_v1', image: new Uint8Array([9]), format: 'png', requestId: `r${i}` });
+    for (let i = 0; i < 4; i++) await client.infer({ model: 'm', version: 'm_v1', image: new Uint8Array([9]), format: 'png', requestId: `r${i}`, controls: { strength: 1, preserveColors: false } });
     expect(served.sort()).toEqual(['healthy', 'healthy', 'other', 'other']);
     expect(await client.ready('m')).toMatchObject({ ready: false, replicas: 0 }); // these stand-ins have no /ready
     await client.close();

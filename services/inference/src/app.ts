@@ -1,4 +1,5 @@
 /** The inference service: one process per style model, POST /infer runs its network. */
+import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import {
@@ -6,11 +7,14 @@ import {
   HttpError,
   ModelStore,
   OUTPUT_FORMATS,
+  StyleImages,
   abortedWhenClientLeaves,
   applyConnectionCap,
+  applyStyleControls,
   createService,
   decodeForNetwork,
   encodeImage,
+  parseStyleControls,
   serverLimitOptions,
   type OutputFormat,
 } from '@nst/common';
@@ -30,14 +34,24 @@ function parseOptions(query: Record<string, string | undefined>, config: Inferen
   }
   const format = (query.format ?? 'png') as OutputFormat;
   if (!OUTPUT_FORMATS.includes(format)) throw new HttpError(400, `format must be one of ${OUTPUT_FORMATS.join(', ')}`);
-  return { maxSide, format, version: query.version || undefined };
+  const controls = parseStyleControls(query);
+  if ('error' in controls) throw new HttpError(400, controls.error);
+  return { maxSide, format, controls, version: query.version || undefined, progress: query.progress === '1', style: query.style || undefined };
 }
+
+/**
+ * `?progress=1` answers as a stream: one JSON line per tile done ({"tiles_done","tiles_total"}),
+ * then either {"result": {headers}, "bytes": N} followed by the N bytes of the image, or
+ * {"error": {"statusCode", "message"}}. Errors before the run starts are ordinary HTTP errors.
+ */
+export const PROGRESS_CONTENT_TYPE = 'application/x-nst-progress';
 
 export async function buildInferenceApp(config: InferenceConfig): Promise<InferenceApp> {
   const service = `inference-${config.NST_MODEL}`;
   const app = createService({ service, logLevel: config.LOG_LEVEL, bodyLimit: config.NST_MAX_UPLOAD_BYTES, fastify: serverLimitOptions(config) });
   applyConnectionCap(app, config);
   const store = new ModelStore(config.NST_STORAGE_DIR);
+  const styles = new StyleImages(config.NST_STORAGE_DIR);
   const model = config.NST_MODEL;
   const registers = [app.metrics];
 
@@ -93,6 +107,9 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
     memArena: config.NST_ORT_MEM_ARENA,
     extraVersions: config.NST_EXTRA_VERSIONS,
     reloadIntervalMs: config.NST_RELOAD_INTERVAL_MS,
+    kind: config.kind,
+    tiling: config.tiling,
+    maxPixels: config.NST_MAX_PIXELS,
     log: app.log,
     onLoaded: (version, ms) => loadSeconds.labels(model, version).observe(ms / 1000),
     onLoadFailed: (version) => loadFailures.labels(model, version).inc(),
@@ -114,18 +131,29 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
     const version = versions.liveVersion;
     if (!version) return reply.status(503).send({ status: 'loading', model });
     const failed = versions.loadFailure;
-    return { status: 'ready', model, style: config.style, version, loaded: versions.loadedVersions, ...(failed ? { failed } : {}) };
+    return { status: 'ready', model, style: config.style, kind: config.kind, version, loaded: versions.loadedVersions, ...(failed ? { failed } : {}) };
   });
 
   app.post('/infer', async (req, reply) => {
     const gone = abortedWhenClientLeaves(reply);
-    const { maxSide, format, version } = parseOptions(req.query as Record<string, string | undefined>, config);
+    const { maxSide, format, controls, version, progress, style } = parseOptions(req.query as Record<string, string | undefined>, config);
     const body = req.body;
     if (!Buffer.isBuffer(body) || body.length === 0) throw new HttpError(400, 'the request body must be the image bytes');
 
+    let styleImage: Uint8Array | undefined;
+    if (config.kind === 'arbitrary') {
+      if (!style) throw new HttpError(400, `${model} needs a style: the "style" id of an uploaded style image`);
+      const found = await styles.read(style);
+      if (!found) throw new HttpError(404, `no style image "${style}"`);
+      styleImage = found.bytes;
+    }
     const started = performance.now();
     const input = await decodeForNetwork(body, maxSide, config.NST_MAX_PIXELS);
     const decodedAt = performance.now();
+    // MicroAST's AdaIN statistics are per image, so it is not tiled: its size is bounded instead.
+    if (config.kind === 'arbitrary' && Math.max(input.width, input.height) > config.tiling.untiledMaxSide) {
+      throw new HttpError(400, `${model} takes photos up to ${config.tiling.untiledMaxSide} px on the longest side; send max_size of at most ${config.tiling.untiledMaxSide}`);
+    }
     let loaded;
     try {
       loaded = await versions.get(version);
@@ -133,11 +161,20 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
       if (err instanceof UnknownVersionError) throw new HttpError(version ? 404 : 503, err.message);
       throw err;
     }
+    // In progress mode the answer starts streaming once the run is admitted.
+    let stream: PassThrough | undefined;
+    const line = (o: unknown) => stream?.write(`${JSON.stringify(o)}\n`);
     let run;
     try {
       run = await queue.run(async () => {
+        if (progress) {
+          stream = new PassThrough();
+          void reply.type(PROGRESS_CONTENT_TYPE).send(stream);
+        }
         const t = performance.now();
-        const pixels = await loaded.run(input.data, input.width, input.height);
+        const onTile = (done: number, total: number) => line({ tiles_done: done, tiles_total: total });
+        const stylised = await loaded.run({ pixels: input.data, width: input.width, height: input.height, strength: controls.strength, style: styleImage, onProgress: onTile });
+        const pixels = applyStyleControls(stylised, input.data, controls, !loaded.runner.appliesStrength);
         return { pixels, ms: performance.now() - t };
       }, gone);
     } catch (err) {
@@ -149,28 +186,46 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
         rejected.labels(model).inc();
         throw new HttpError(503, `${model} is busy: ${err.message}; retry shortly`, { 'retry-after': '1' });
       }
-      throw err;
+      if (!stream) throw err;
+      req.log.error({ err }, 'inference failed');
+      const status = (err as HttpError).statusCode;
+      line({ error: { statusCode: status ?? 500, message: status ? (err as Error).message : `inference failed: ${(err as Error).message}` } });
+      stream.end();
+      return reply;
     }
     queueSeconds.labels(model).observe(run.waitedMs / 1000);
     inferSeconds.labels(model, loaded.version).observe(run.result.ms / 1000);
     pixelsHist.labels(model, loaded.version).observe(input.width * input.height);
     const encodeStart = performance.now();
-    const image = await encodeImage(run.result.pixels, input.width, input.height, format);
+    let image: Buffer;
+    try {
+      image = await encodeImage(run.result.pixels, input.width, input.height, format);
+    } catch (err) {
+      if (!stream) throw err;
+      req.log.error({ err }, 'encoding failed');
+      line({ error: { statusCode: 500, message: `encoding the result failed: ${(err as Error).message}` } });
+      stream.end();
+      return reply;
+    }
     const done = performance.now();
-
-    return reply
-      .type(CONTENT_TYPES[format])
-      .headers({
-        'x-model': model,
-        'x-model-version': loaded.version,
-        'x-image-width': String(input.width),
-        'x-image-height': String(input.height),
-        'x-timing-decode-ms': (decodedAt - started).toFixed(1),
-        'x-timing-queue-ms': run.waitedMs.toFixed(1),
-        'x-timing-inference-ms': run.result.ms.toFixed(1),
-        'x-timing-encode-ms': (done - encodeStart).toFixed(1),
-      })
-      .send(image);
+    const headers = {
+      'x-model': model,
+      'x-model-version': loaded.version,
+      'x-image-width': String(input.width),
+      'x-image-height': String(input.height),
+      'x-strength': String(controls.strength),
+      'x-preserve-colors': String(controls.preserveColors),
+      'x-timing-decode-ms': (decodedAt - started).toFixed(1),
+      'x-timing-queue-ms': run.waitedMs.toFixed(1),
+      'x-timing-inference-ms': run.result.ms.toFixed(1),
+      'x-timing-encode-ms': (done - encodeStart).toFixed(1),
+    };
+    if (stream) {
+      line({ result: headers, bytes: image.byteLength });
+      stream.end(image);
+      return reply;
+    }
+    return reply.type(CONTENT_TYPES[format]).headers(headers).send(image);
   });
 
   app.addHook('onClose', async () => versions.stop());

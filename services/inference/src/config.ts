@@ -1,7 +1,8 @@
 /** The inference service's configuration, validated once at start-up. */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { booleanFlag, parseConfig, positiveInt, serverLimitsEnv, sharedEnv } from '@nst/common';
+import { booleanFlag, modelKind, parseConfig, positiveInt, serverLimitsEnv, sharedEnv } from '@nst/common';
+import { localInferencePorts } from '@nst/common/localPorts';
 
 const schema = z
   .object({
@@ -13,10 +14,16 @@ const schema = z
     NST_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().positive().default(75_000),
     /** Which model this process serves (a name from NST_MODELS). */
     NST_MODEL: z.string().default('model1'),
-    /** Port; defaults to 8000 + the model's position in NST_MODELS (model1 → 8001). */
+    /** Port; defaults to the model's local port (consecutive from 8001, stepping over the gateway's and fine-tuning's). */
     NST_INFERENCE_PORT: z.coerce.number().int().min(1).max(65535).optional(),
     NST_MAX_SIDE_DEFAULT: positiveInt(1024),
-    NST_MAX_SIDE_LIMIT: positiveInt(2048),
+    NST_MAX_SIDE_LIMIT: positiveInt(4096),
+    /** Photos with a longer side than this run in tiles (memory stays bounded at any size). */
+    NST_UNTILED_MAX_SIDE: positiveInt(1024),
+    /** Tile side and overlap (multiples of 4); normalisation statistics from a thumbnail this big. */
+    NST_TILE_SIZE: positiveInt(640).refine((n) => n % 4 === 0 && n >= 128, 'must be a multiple of 4, at least 128'),
+    NST_TILE_OVERLAP: positiveInt(128).refine((n) => n % 4 === 0, 'must be a multiple of 4'),
+    NST_THUMBNAIL_SIDE: positiveInt(1280),
     NST_MAX_PIXELS: positiveInt(50_000_000),
     NST_MAX_UPLOAD_BYTES: positiveInt(25 * 1024 * 1024),
     /**
@@ -42,9 +49,19 @@ const schema = z
       ctx.addIssue({ code: 'custom', path: ['NST_MODEL'], message: `${c.NST_MODEL} is not in NST_MODELS (${c.NST_MODELS.map((m) => m.name).join(', ')})` });
       return z.NEVER;
     }
+    if (c.NST_TILE_OVERLAP * 2 >= c.NST_TILE_SIZE) {
+      ctx.addIssue({ code: 'custom', path: ['NST_TILE_OVERLAP'], message: 'must be less than half of NST_TILE_SIZE' });
+      return z.NEVER;
+    }
+    const tiling = {
+      untiledMaxSide: c.NST_UNTILED_MAX_SIDE,
+      thumbnailSide: c.NST_THUMBNAIL_SIDE,
+      tiles: { tile: c.NST_TILE_SIZE, overlap: c.NST_TILE_OVERLAP, margin: Math.floor(c.NST_TILE_OVERLAP / 4) },
+    };
     const processes = c.NST_INFERENCE_PROCESSES ?? c.NST_MODELS.length;
     const threads = c.NST_ORT_THREADS ?? Math.max(1, Math.floor(availableParallelism() / processes));
-    return { ...c, style: c.NST_MODELS[index]!.style, port: c.NST_INFERENCE_PORT ?? 8001 + index, threads };
+    const spec = c.NST_MODELS[index]!;
+    return { ...c, tiling, style: spec.style, kind: modelKind(spec), port: c.NST_INFERENCE_PORT ?? localInferencePorts(c.NST_MODELS.length)[index]!, threads };
   });
 
 export type InferenceConfig = z.output<typeof schema>;

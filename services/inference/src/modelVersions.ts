@@ -7,7 +7,9 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { FastifyBaseLogger } from 'fastify';
-import { ModelStore, ONNX_INPUT, ONNX_OUTPUT, UnverifiableVersionError, readVerifiedArtefact } from '@nst/common';
+import { ModelStore, UnverifiableVersionError, readVerifiedArtefact, type ModelKind } from '@nst/common';
+import { ArbitraryRunner } from './arbitraryRunner.ts';
+import { StyleRunner, type RunInput, type Runner, type TilingSettings } from './styleRunner.ts';
 
 export class UnknownVersionError extends Error {}
 
@@ -16,15 +18,13 @@ class LoadedVersion {
   private retired = false;
   constructor(
     readonly version: string,
-    readonly session: ort.InferenceSession,
+    readonly runner: Runner,
   ) {}
 
-  async run(pixels: Float32Array, width: number, height: number): Promise<Float32Array> {
+  async run(input: RunInput): Promise<Float32Array> {
     this.users++;
     try {
-      const input = new ort.Tensor('float32', pixels, [1, height, width, 3]);
-      const out = await this.session.run({ [ONNX_INPUT]: input });
-      return out[ONNX_OUTPUT]!.data as Float32Array;
+      return await this.runner.run(input);
     } finally {
       this.users--;
       if (this.retired && this.users === 0) void this.release();
@@ -37,7 +37,7 @@ class LoadedVersion {
   }
 
   private async release(): Promise<void> {
-    await this.session.release().catch(() => undefined);
+    await this.runner.release();
   }
 }
 
@@ -47,6 +47,9 @@ export interface ModelVersionsOptions {
   threads: number;
   extraVersions: number;
   reloadIntervalMs: number;
+  kind: ModelKind;
+  tiling: TilingSettings;
+  maxPixels: number;
   log: FastifyBaseLogger;
   /** onnxruntime's CPU arena; off gives the memory of a large run back to the system. */
   memArena?: boolean;
@@ -172,22 +175,26 @@ export class ModelVersions {
     const started = performance.now();
     const promise = (async () => {
       const bytes = await readVerifiedArtefact(this.opts.store, this.opts.model, version);
-      let session: ort.InferenceSession;
+      const sessionOptions: ort.InferenceSession.SessionOptions = {
+        intraOpNumThreads: this.opts.threads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+        enableCpuMemArena: this.opts.memArena ?? false,
+      };
+      let runner: Runner;
       try {
-        session = await ort.InferenceSession.create(bytes, {
-          intraOpNumThreads: this.opts.threads,
-          interOpNumThreads: 1,
-          executionMode: 'sequential',
-          graphOptimizationLevel: 'all',
-          enableCpuMemArena: this.opts.memArena ?? false,
-        });
+        runner =
+          this.opts.kind === 'arbitrary'
+            ? await ArbitraryRunner.create(bytes, sessionOptions, this.opts.maxPixels)
+            : new StyleRunner(await ort.InferenceSession.create(bytes, sessionOptions), bytes, sessionOptions, this.opts.tiling);
       } catch (err) {
         throw new UnverifiableVersionError(this.opts.model, version, `onnxruntime cannot load it (${(err as Error).message})`);
       }
       const ms = performance.now() - started;
       this.opts.onLoaded?.(version, ms);
       this.opts.log.info({ model: this.opts.model, version, load_ms: Math.round(ms) }, 'model version loaded');
-      return new LoadedVersion(version, session);
+      return new LoadedVersion(version, runner);
     })().finally(() => this.loading.delete(version));
     this.loading.set(version, promise);
     return promise;

@@ -7,6 +7,12 @@
  *
  * Interface: input `image` float32 [1, H, W, 3], RGB 0..255; output `stylized`, same shape
  * and range. H and W are free; multiples of 4 come back unchanged in size.
+ *
+ * Two more variants of the same graph serve tiled inference (Thumbnail Instance
+ * Normalization): `emit` also outputs every instance norm's per-channel mean and variance
+ * (`<layer>_mean`, `<layer>_var`, [1, C, 1, 1]), for a run on a downscaled copy of the whole
+ * photo; `take` reads them as inputs instead of computing them, for each tile, so every tile
+ * is normalised like the whole image and no seam or colour shift appears between tiles.
  */
 import onnxProto from 'onnx-proto';
 import {
@@ -26,19 +32,29 @@ export const ONNX_INPUT = 'image';
 export const ONNX_OUTPUT = 'stylized';
 const OPSET = 17;
 
+/** How the instance norms get their statistics (see the file comment). */
+export type NormStats = 'own' | 'emit' | 'take';
+
+export const normMeanName = (l: ConvLayer) => `${l.name}_mean`;
+export const normVarName = (l: ConvLayer) => `${l.name}_var`;
+
 type Attr = onnxProto.onnx.IAttributeProto;
 
-function ints(name: string, values: number[]): Attr {
+/** Attribute, tensor and value-info helpers, shared with the other exported networks. */
+export function attrInts(name: string, values: number[]): Attr {
   return { name, type: onnx.AttributeProto.AttributeType.INTS, ints: values };
 }
-function float(name: string, value: number): Attr {
+export function attrInt(name: string, value: number): Attr {
+  return { name, type: onnx.AttributeProto.AttributeType.INT, i: value };
+}
+export function attrFloat(name: string, value: number): Attr {
   return { name, type: onnx.AttributeProto.AttributeType.FLOAT, f: value };
 }
-function str(name: string, value: string): Attr {
+export function attrStr(name: string, value: string): Attr {
   return { name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(value) };
 }
 
-function floatTensor(name: string, dims: number[], data: Float32Array): onnxProto.onnx.ITensorProto {
+export function floatTensor(name: string, dims: number[], data: Float32Array): onnxProto.onnx.ITensorProto {
   return {
     name,
     dims,
@@ -47,22 +63,20 @@ function floatTensor(name: string, dims: number[], data: Float32Array): onnxProt
   };
 }
 
-function imageValueInfo(name: string): onnxProto.onnx.IValueInfoProto {
+export function floatValueInfo(name: string, dims: (string | number)[]): onnxProto.onnx.IValueInfoProto {
   const dim = (p: string | number) => (typeof p === 'number' ? { dimValue: p } : { dimParam: p });
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
-        shape: { dim: [dim(1), dim('height'), dim('width'), dim(3)] },
-      },
-    },
-  };
+  return { name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims.map(dim) } } } };
 }
+
+const imageValueInfo = (name: string) => floatValueInfo(name, [1, 'height', 'width', 3]);
 
 class GraphBuilder {
   readonly nodes: onnxProto.onnx.INodeProto[] = [];
+  /** Statistics inputs or outputs of the `emit` and `take` variants. */
+  readonly stats: onnxProto.onnx.IValueInfoProto[] = [];
   private counter = 0;
+
+  constructor(private readonly normStats: NormStats = 'own') {}
 
   add(opType: string, inputs: string[], attribute: Attr[] = [], name?: string): string {
     const output = name ?? `${opType.toLowerCase()}_${this.counter++}`;
@@ -73,19 +87,49 @@ class GraphBuilder {
   convLayer(x: string, l: ConvLayer): string {
     // Checkpoint [kh,kw,in,out] (conv) and [kh,kw,out,in] (deconv) both become ONNX's
     // [first-arg, second-arg, kh, kw] with the same permutation.
-    const w = this.add('Transpose', [l.weight], [ints('perm', [3, 2, 0, 1])], `${l.name}_kernel`);
+    const w = this.add('Transpose', [l.weight], [attrInts('perm', [3, 2, 0, 1])], `${l.name}_kernel`);
     const k = [l.kernel, l.kernel];
     let y: string;
     if (l.type === 'conv') {
       // SAME_UPPER is TensorFlow's 'SAME' padding (the odd extra pixel at the end).
-      y = this.add('Conv', [x, w], [ints('kernel_shape', k), ints('strides', [l.stride, l.stride]), str('auto_pad', 'SAME_UPPER')], `${l.name}_conv`);
+      y = this.add('Conv', [x, w], [attrInts('kernel_shape', k), attrInts('strides', [l.stride, l.stride]), attrStr('auto_pad', 'SAME_UPPER')], `${l.name}_conv`);
     } else {
       // TF conv2d_transpose 'SAME' with output = input * stride pads only at the end.
       const extra = l.kernel - l.stride;
-      y = this.add('ConvTranspose', [x, w], [ints('kernel_shape', k), ints('strides', [l.stride, l.stride]), ints('pads', [0, 0, extra, extra])], `${l.name}_deconv`);
+      y = this.add('ConvTranspose', [x, w], [attrInts('kernel_shape', k), attrInts('strides', [l.stride, l.stride]), attrInts('pads', [0, 0, extra, extra])], `${l.name}_deconv`);
     }
-    y = this.add('InstanceNormalization', [y, l.scale, l.shift], [float('epsilon', INSTANCE_NORM_EPSILON)], `${l.name}_norm`);
+    y = this.instanceNorm(y, l);
     return l.relu ? this.add('Relu', [y], [], `${l.name}_relu`) : y;
+  }
+
+  private instanceNorm(y: string, l: ConvLayer): string {
+    const shape = [1, l.outChannels, 1, 1];
+    this.stats.push(floatValueInfo(normMeanName(l), shape), floatValueInfo(normVarName(l), shape));
+    let normScale = l.scale;
+    if (this.normStats === 'emit') {
+      // Population statistics over H and W, as InstanceNormalization computes them.
+      const mean = this.add('ReduceMean', [y], [attrInts('axes', [2, 3]), attrInt('keepdims', 1)], normMeanName(l));
+      // Var = E[y²] - E[y]², so that no activation-sized temporary is made: this pass runs
+      // on the largest image of a tiled run and sets its peak memory.
+      const sumSq = this.add('ReduceSumSquare', [y], [attrInts('axes', [2, 3]), attrInt('keepdims', 1)], `${l.name}_sumsq`);
+      const hw = this.add('Slice', [this.add('Shape', [y], [], `${l.name}_shape`), 'dims_hw_start', 'dims_hw_end'], [], `${l.name}_hw`);
+      const count = this.add('Cast', [this.add('ReduceProd', [hw], [attrInt('keepdims', 0)], `${l.name}_count_i`)], [attrInt('to', onnx.TensorProto.DataType.FLOAT)], `${l.name}_count`);
+      const meanSq = this.add('Div', [sumSq, count], [], `${l.name}_meansq`);
+      const variance = this.add('Sub', [meanSq, this.add('Mul', [mean, mean], [], `${l.name}_mean2`)], [], normVarName(l));
+      // A zero-valued dependency of the norm on the statistics: onnxruntime then computes them
+      // while this layer's activations are alive, instead of keeping every layer's until the end.
+      const zero = this.add('Mul', [this.add('ReduceMean', [variance], [attrInt('keepdims', 0)], `${l.name}_var_all`), 'zero'], [], `${l.name}_zero`);
+      normScale = this.add('Add', [l.scale, zero], [], `${l.name}_scale_dep`);
+    }
+    if (this.normStats !== 'take') return this.add('InstanceNormalization', [y, normScale, l.shift], [attrFloat('epsilon', INSTANCE_NORM_EPSILON)], `${l.name}_norm`);
+    if (this.normStats !== 'take') return this.add('InstanceNormalization', [y, l.scale, l.shift], [attrFloat('epsilon', INSTANCE_NORM_EPSILON)], `${l.name}_norm`);
+    // (y - mean) * scale / sqrt(var + eps) + shift, with the statistics given.
+    const scale = this.add('Unsqueeze', [l.scale, 'channel_axes'], [], `${l.name}_scale_c11`);
+    const shift = this.add('Unsqueeze', [l.shift, 'channel_axes'], [], `${l.name}_shift_c11`);
+    const std = this.add('Sqrt', [this.add('Add', [normVarName(l), 'norm_epsilon'], [], `${l.name}_var_eps`)], [], `${l.name}_std`);
+    const gain = this.add('Div', [scale, std], [], `${l.name}_gain`);
+    const centred = this.add('Sub', [y, normMeanName(l)], [], `${l.name}_centred`);
+    return this.add('Add', [this.add('Mul', [centred, gain], [], `${l.name}_scaled`), shift], [], `${l.name}_norm`);
   }
 
   block(x: string, b: Block): string {
@@ -100,21 +144,28 @@ export interface OnnxMetadata {
 }
 
 /** Serialises the network with these weights to an ONNX model. */
-export function exportOnnx(weights: StyleNetWeights, metadata: OnnxMetadata = {}, net: readonly Block[] = STYLE_NET): Uint8Array {
+export function exportOnnx(weights: StyleNetWeights, metadata: OnnxMetadata = {}, net: readonly Block[] = STYLE_NET, normStats: NormStats = 'own'): Uint8Array {
   assertCompleteWeights(weights, net);
-  const g = new GraphBuilder();
+  const g = new GraphBuilder(normStats);
   const scalar = (name: string, v: number) => floatTensor(name, [], new Float32Array([v]));
 
-  let x = g.add('Transpose', [ONNX_INPUT], [ints('perm', [0, 3, 1, 2])], 'to_nchw');
+  let x = g.add('Transpose', [ONNX_INPUT], [attrInts('perm', [0, 3, 1, 2])], 'to_nchw');
   for (const b of net) x = g.block(x, b);
   x = g.add('Tanh', [x], [], 'head_tanh');
   x = g.add('Mul', [x, 'head_scale'], [], 'head_mul');
   x = g.add('Add', [x, 'head_offset'], [], 'head_add');
   x = g.add('Clip', [x, 'clip_min', 'clip_max'], [], 'head_clip');
-  g.add('Transpose', [x], [ints('perm', [0, 2, 3, 1])], ONNX_OUTPUT);
+  g.add('Transpose', [x], [attrInts('perm', [0, 2, 3, 1])], ONNX_OUTPUT);
 
   const initializer = [...variableShapes(net)].map(([name, shape]) => floatTensor(name, shape, weights.get(name)!));
   initializer.push(scalar('head_scale', OUTPUT_SCALE), scalar('head_offset', OUTPUT_OFFSET), scalar('clip_min', 0), scalar('clip_max', 255));
+  if (normStats === 'emit') {
+    const int64 = (name: string, v: number[]) => ({ name, dims: [v.length], dataType: onnx.TensorProto.DataType.INT64, int64Data: v });
+    initializer.push(scalar('zero', 0), int64('dims_hw_start', [2]), int64('dims_hw_end', [4]));
+  }
+  if (normStats === 'take') {
+    initializer.push(scalar('norm_epsilon', INSTANCE_NORM_EPSILON), { name: 'channel_axes', dims: [2], dataType: onnx.TensorProto.DataType.INT64, int64Data: [1, 2] });
+  }
 
   const model = onnx.ModelProto.create({
     irVersion: 8,
@@ -126,8 +177,8 @@ export function exportOnnx(weights: StyleNetWeights, metadata: OnnxMetadata = {}
       name: 'style_transfer_net',
       node: g.nodes,
       initializer,
-      input: [imageValueInfo(ONNX_INPUT)],
-      output: [imageValueInfo(ONNX_OUTPUT)],
+      input: [imageValueInfo(ONNX_INPUT), ...(normStats === 'take' ? g.stats : [])],
+      output: [imageValueInfo(ONNX_OUTPUT), ...(normStats === 'emit' ? g.stats : [])],
     },
   });
   return onnx.ModelProto.encode(model).finish();

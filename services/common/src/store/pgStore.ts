@@ -123,13 +123,28 @@ export class PgStore implements PlatformStore {
     const v = feedbackEntrySchema.parse(e);
     // xmax is non-zero on a row the upsert updated rather than inserted.
     const { rows } = await this.pool.query<{ replaced: boolean }>(
-      `INSERT INTO feedback (model, version, rating, content_image_filename, output_image_filename, client_id, rated_at, received_at, comment, request_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+      `INSERT INTO feedback (model, version, rating, content_image_filename, output_image_filename, client_id, rated_at, received_at, comment, request_id, strength, preserve_colors, style)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
        ON CONFLICT (output_image_filename, client_id) WHERE client_id <> '' DO UPDATE SET
          model = EXCLUDED.model, version = EXCLUDED.version, rating = EXCLUDED.rating, content_image_filename = EXCLUDED.content_image_filename,
-         rated_at = EXCLUDED.rated_at, received_at = EXCLUDED.received_at, comment = EXCLUDED.comment, request_id = EXCLUDED.request_id
+         rated_at = EXCLUDED.rated_at, received_at = EXCLUDED.received_at, comment = EXCLUDED.comment, request_id = EXCLUDED.request_id,
+         strength = EXCLUDED.strength, preserve_colors = EXCLUDED.preserve_colors, style = EXCLUDED.style
        RETURNING (xmax <> 0) AS replaced`,
-      [v.model, v.version ?? '', v.feedback, v.content_image_filename, v.output_image_filename, v.client_id ?? '', v.timestamp, v.received_at ?? v.timestamp, v.comment ?? null, v.request_id ?? null],
+      [
+        v.model,
+        v.version ?? '',
+        v.feedback,
+        v.content_image_filename,
+        v.output_image_filename,
+        v.client_id ?? '',
+        v.timestamp,
+        v.received_at ?? v.timestamp,
+        v.comment ?? null,
+        v.request_id ?? null,
+        v.strength ?? null,
+        v.preserve_colors ?? null,
+        v.style ?? null,
+      ],
     );
     return { replaced: rows[0]!.replaced };
   }
@@ -149,6 +164,9 @@ export class PgStore implements PlatformStore {
         received_at: Date;
         comment: string | null;
         request_id: string | null;
+        strength: number | null;
+        preserve_colors: boolean | null;
+        style: string | null;
       }>('SELECT * FROM feedback WHERE id > $1 ORDER BY id LIMIT $2', [after, EXPORT_BATCH]);
       for (const r of rows) {
         yield {
@@ -162,6 +180,9 @@ export class PgStore implements PlatformStore {
           ...(r.comment ? { comment: r.comment } : {}),
           ...(r.request_id ? { request_id: r.request_id } : {}),
           ...(r.client_id ? { client_id: r.client_id } : {}),
+          ...(r.strength !== null ? { strength: r.strength } : {}),
+          ...(r.preserve_colors !== null ? { preserve_colors: r.preserve_colors } : {}),
+          ...(r.style ? { style: r.style } : {}),
         };
       }
       if (rows.length < EXPORT_BATCH) return;
@@ -170,7 +191,15 @@ export class PgStore implements PlatformStore {
   }
 
   async recordRequest(r: ServedRequest): Promise<void> {
-    await this.pool.query('INSERT INTO served_requests (model, version, routing, at) VALUES ($1, $2, $3, $4)', [r.model, r.version, r.routing, r.at]);
+    await this.pool.query('INSERT INTO served_requests (model, version, routing, at, strength, preserve_colors, style) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+      r.model,
+      r.version,
+      r.routing,
+      r.at,
+      r.strength ?? null,
+      r.preserve_colors ?? null,
+      r.style ?? null,
+    ]);
   }
 
   async versionCounts(model: string): Promise<VersionCounts[]> {

@@ -28,6 +28,10 @@ export const feedbackEntrySchema = z.object({
   request_id: z.string().optional(),
   /** Who rated: one rating per output and client, a newer one replaces the older. */
   client_id: z.string().optional(),
+  /** The rated output's style controls: strength 0..1, original colours kept, uploaded painting. */
+  strength: z.number().min(0).max(1).optional(),
+  preserve_colors: z.boolean().optional(),
+  style: z.string().optional(),
 });
 export type FeedbackEntry = z.infer<typeof feedbackEntrySchema>;
 
@@ -37,6 +41,10 @@ export interface ServedRequest {
   model: string;
   version: string;
   routing: string;
+  strength?: number;
+  preserve_colors?: boolean;
+  /** The uploaded painting, for an arbitrary-style model. */
+  style?: string;
 }
 
 export interface VersionCounts {

@@ -52,6 +52,10 @@ export function feedbackRoutes(app: FastifyInstance, ctx: GatewayContext, afterF
       timestamp: clientTime.toISOString(),
       received_at: new Date().toISOString(),
       ...(b.comment ? { comment: b.comment } : {}),
+      // The request's controls, so ratings can be split by them.
+      ...(record.strength !== undefined ? { strength: record.strength } : {}),
+      ...(record.preserve_colors !== undefined ? { preserve_colors: record.preserve_colors } : {}),
+      ...(record.style !== undefined ? { style: record.style } : {}),
       request_id: req.id,
       client_id: clientId,
     };

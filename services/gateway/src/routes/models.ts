@@ -2,7 +2,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
-import { HttpError, STYLES, parseVersionName, versionName } from '@nst/common';
+import { HttpError, STYLES, modelKind, parseVersionName, versionName } from '@nst/common';
 import type { GatewayContext } from '../context.ts';
 
 export function modelRoutes(app: FastifyInstance, ctx: GatewayContext): void {
@@ -11,16 +11,19 @@ export function modelRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       ctx.config.NST_MODELS.map(async (m) => {
         const info = STYLES[m.style]!;
         const policy = await ctx.platform.policy(m.name);
+        const kind = modelKind(m);
         return {
           name: m.name,
+          kind,
           style: m.style,
           title: info.title,
           artist: info.artist,
           live_version: await ctx.resolver.live(m.name),
           versions: (await ctx.store.versions(m.name)).map((n) => versionName(m.name, n)),
           canary: policy.candidate && policy.percent > 0 ? { version: policy.candidate, percent: policy.percent } : null,
-          style_image_url: `/api/models/${m.name}/style.jpg`,
-          thumbnail_url: `/api/models/${m.name}/style.jpg?w=256`,
+          // An arbitrary-style model has no painting of its own: its styles are at /api/styles.
+          style_image_url: kind === 'arbitrary' ? null : `/api/models/${m.name}/style.jpg`,
+          thumbnail_url: kind === 'arbitrary' ? null : `/api/models/${m.name}/style.jpg?w=256`,
         };
       }),
     );

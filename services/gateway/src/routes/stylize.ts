@@ -1,18 +1,28 @@
 /** POST /api/stylize (and the seed's /stylize): upload in, stylised image stored, JSON out. */
 import { createReadStream } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { HttpError, OUTPUT_FORMATS, abortedWhenClientLeaves, checkBearer, probeImage, type OutputFormat } from '@nst/common';
+import { HttpError, OUTPUT_FORMATS, abortedWhenClientLeaves, checkBearer, parseStyleControls, probeImage, type OutputFormat } from '@nst/common';
 import type { GatewayContext } from '../context.ts';
+import { saveStyleImage } from './styles.ts';
 import { clientIdOf } from '../clientId.ts';
 import { UploadSlots, readUploadForm } from '../uploadForm.ts';
 
 interface StylizeForm {
+  style?: string;
   model?: string;
   max_size?: string;
   format?: string;
+  strength?: string;
+  preserve_colors?: string;
 }
 
-const FIELDS = new Set(['model', 'max_size', 'format']);
+const FIELDS = new Set(['model', 'max_size', 'format', 'strength', 'preserve_colors', 'style']);
+/** Besides the photo, an arbitrary-style model's painting may come in the same request. */
+const EXTRA_FILES = new Set(['style_image']);
+
+/** Accept header asking for progress lines before the result (see the route's description). */
+export const PROGRESS_STREAM_TYPE = 'application/x-ndjson';
 
 export const stylizeResponseSchema = {
   type: 'object',
@@ -26,6 +36,9 @@ export const stylizeResponseSchema = {
     output_url: { type: 'string' },
     width: { type: 'integer' },
     height: { type: 'integer' },
+    strength: { type: 'number' },
+    preserve_colors: { type: 'boolean' },
+    style: { type: 'string' },
     timings: { type: 'object', additionalProperties: { type: 'number' } },
     request_id: { type: 'string' },
   },
@@ -40,21 +53,57 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext, adminTo
     return true;
   };
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+    const streaming = String(req.headers.accept ?? '').includes(PROGRESS_STREAM_TYPE);
+    if (!streaming) return stylise(req, reply);
+    // Progress mode: errors found before the work starts are plain HTTP errors; from then on
+    // the answer is a stream of JSON lines ending with {"result": …} or {"error": …}.
+    let stream: PassThrough | undefined;
+    const line = (o: unknown) => stream?.write(`${JSON.stringify(o)}\n`);
+    const start = () => {
+      stream = new PassThrough();
+      void reply.type(PROGRESS_STREAM_TYPE).send(stream);
+    };
+    try {
+      const result = await stylise(req, reply, { start, progress: (done, total) => line({ tiles_done: done, tiles_total: total }) });
+      if (!stream) return result;
+      line({ result });
+    } catch (err) {
+      if (!stream) throw err;
+      const e = err as HttpError;
+      line({ error: { statusCode: e.statusCode ?? 500, message: e.statusCode ? e.message : 'internal error' } });
+      if (!e.statusCode) req.log.error({ err }, 'stylise failed');
+    }
+    stream.end();
+    return reply;
+  };
+
+  type Progress = { start(): void; progress(done: number, total: number): void };
+  const stylise = async (req: FastifyRequest, reply: FastifyReply, progress?: Progress) => {
     const started = performance.now();
     const upload = await readUploadForm(req, {
       dir: ctx.images.inputDir,
       fields: FIELDS,
+      extraFiles: EXTRA_FILES,
       slots,
       // A model at capacity is refused before its upload is stored (clients send the model first).
       beforeFile: (f) => f.model && ctx.modelNames.has(f.model) && ctx.inference.checkCapacity(f.model),
     });
     try {
-      return await stylize(req, reply, started, upload.fields as StylizeForm, upload.imagePath, upload.imageBytes);
+      return await stylize(req, reply, started, upload.fields as StylizeForm, upload.imagePath, upload.imageBytes, upload.extraFiles.style_image, progress);
     } finally {
       await upload.discard();
     }
   };
-  const stylize = async (req: FastifyRequest, reply: FastifyReply, started: number, form: StylizeForm, imagePath: string | null, imageBytes: number) => {
+  const stylize = async (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    started: number,
+    form: StylizeForm,
+    imagePath: string | null,
+    imageBytes: number,
+    styleImage: Buffer | undefined,
+    progress?: Progress,
+  ) => {
     const gone = abortedWhenClientLeaves(reply);
     const uploadedAt = performance.now();
     if (!imagePath || imageBytes === 0) throw new HttpError(400, 'missing "image": attach the photo as a file field named "image"');
@@ -70,8 +119,16 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext, adminTo
     }
     const format = (form.format || 'png') as OutputFormat;
     if (!OUTPUT_FORMATS.includes(format)) throw new HttpError(400, `format must be one of ${OUTPUT_FORMATS.join(', ')}`);
+    const controls = parseStyleControls(form);
+    if ('error' in controls) throw new HttpError(400, controls.error);
+
+    const arbitrary = ctx.arbitraryModels.has(model);
+    if (!arbitrary && (form.style || styleImage)) throw new HttpError(400, `model ${model} has its own style; "style" and "style_image" are for an arbitrary-style model`);
+    if (arbitrary && !form.style === !styleImage) throw new HttpError(400, `model ${model} needs a painting: send either a "style" id from POST /api/styles or a "style_image" file`);
+    if (form.style && !(await ctx.styles.get(form.style))) throw new HttpError(404, `no style image "${form.style}"; upload one with POST /api/styles`);
 
     const info = await probeImage(imagePath, config.NST_MAX_PIXELS);
+    const style = styleImage ? (await saveStyleImage(ctx, styleImage)).id : form.style;
     const pinned = req.headers['x-model-version'];
     const clientId = clientIdOf(req, reply);
     const { version, reason } = await ctx.resolver.resolve(model, {
@@ -82,9 +139,18 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext, adminTo
     const inputName = ctx.images.newInputName(info.format);
     await ctx.images.keepInput(inputName, imagePath);
     let result;
+    progress?.start();
     try {
       // The live version is the one the inference service serves: it switches only to a version it verified.
-      result = await ctx.inference.infer({ model, version: reason === 'live' ? undefined : version, image: () => createReadStream(ctx.images.inputPath(inputName)), maxSide, format, requestId: String(req.id), signal: gone });
+      result = await ctx.inference.infer({ model, version: reason === 'live' ? undefined : version, image: () => createReadStream(ctx.images.inputPath(inputName)),
+        maxSide,
+        format,
+        requestId: String(req.id),
+        signal: gone,
+        controls,
+        style,
+        onProgress: progress?.progress,
+      });
     } catch (err) {
       metrics.stylizeRequests.labels(model, version, String((err as HttpError).statusCode ?? 500)).inc();
       await ctx.images.removeInput(inputName);
@@ -101,8 +167,11 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext, adminTo
       created_at: new Date().toISOString(),
       request_id: String(req.id),
       client_id: clientId,
+      strength: controls.strength,
+      preserve_colors: controls.preserveColors,
+      ...(style ? { style } : {}),
     });
-    await ctx.platform.recordRequest({ at: new Date().toISOString(), model, version: result.version, routing: reason });
+    await ctx.platform.recordRequest({ at: new Date().toISOString(), model, version: result.version, routing: reason, strength: controls.strength, preserve_colors: controls.preserveColors, ...(style ? { style } : {}) });
     const done = performance.now();
     const totalMs = done - started;
     metrics.stylizeRequests.labels(model, result.version, '200').inc();
@@ -119,6 +188,9 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext, adminTo
       output_url: `/api/images/outputs/${outputName}`,
       width: result.width,
       height: result.height,
+      strength: controls.strength,
+      preserve_colors: controls.preserveColors,
+      ...(style ? { style } : {}),
       timings: {
         upload_ms: round(uploadedAt - started),
         forward_ms: round(forwardedAt - uploadedAt),
@@ -132,7 +204,11 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext, adminTo
   const schema = {
     summary: 'Stylise a photo with a model',
     description:
-      'multipart/form-data: image (file), model, optional max_size (16..limit, default 1024) and format (png, jpeg, webp). ' +
+      'multipart/form-data: image (file), model, optional max_size (16..limit, default 1024), format (png, jpeg, webp), ' +
+      'for an arbitrary-style model either style (an id from POST /api/styles) or style_image (a file), ' +
+      'strength (0..1, default 1) and preserve_colors (true/false: keep the photo\'s colours, take only the luminance). ' +
+      'With Accept: application/x-ndjson the answer streams JSON lines {"tiles_done","tiles_total"} while a large photo runs in tiles, ' +
+      'then {"result": <the JSON below>} or {"error": {"statusCode","message"}}. ' +
       'X-Client-Id (or the nst_client cookie) keeps a client on one version during a canary; X-Model-Version pins a version.',
     consumes: ['multipart/form-data'],
     response: { 200: stylizeResponseSchema },
