@@ -40,7 +40,7 @@ export class LoopAutomation {
           return;
         }
       }
-      if (c.NST_AUTO_FINETUNE && !stats.canary && live) {
+      if (c.NST_AUTO_FINETUNE && !stats.canary && live && !this.ctx.arbitraryModels.has(model)) {
         const gate = gateFromStats(stats, c.NST_FEEDBACK_GATE_THRESHOLD, c.NST_LOOP_MIN_CLIENTS);
         if (!gate.trigger || (await this.jobActive(model))) return;
         const body = { steps: 20, image_size: 128, batch_size: 1, data: 'both', ...c.NST_AUTO_FINETUNE_PARAMS, model, publish: 'canary', canary_percent: c.NST_AUTO_CANARY_PERCENT };

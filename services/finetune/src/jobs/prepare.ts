@@ -4,7 +4,7 @@
  * base photos unavailable, too few usable images, too many steps.
  */
 import { access } from 'node:fs/promises';
-import { DataFileError, HttpError, ModelStore, type DataLocation, type ModelSpec } from '@nst/common';
+import { DataFileError, HttpError, ModelStore, modelKind, type DataLocation, type ModelSpec } from '@nst/common';
 import { BASE_PREFIX, HELDOUT_PREFIX, curatedUploads, listedPhotos, looksDecodable, type CuratedSet, type ImageFile } from '../training/dataset.ts';
 import { VggWeightsError, vgg19Folder } from '../training/vgg19.ts';
 import { stepsFor, type FinetuneRequest } from './request.ts';
@@ -44,6 +44,8 @@ async function dataOr422<T>(what: string, fn: () => Promise<T>): Promise<T> {
 export async function prepareJob(request: FinetuneRequest, ctx: PrepareContext): Promise<PreparedJob> {
   const spec = ctx.models.find((m) => m.name === request.model);
   if (!spec) throw new HttpError(404, `unknown model ${request.model} (known: ${ctx.models.map((m) => m.name).join(', ')})`);
+  // An arbitrary-style model takes its painting with each request: there is no style to train towards.
+  if (modelKind(spec) === 'arbitrary') throw new HttpError(400, `${spec.name} is an arbitrary-style model (any painting, no training); fine-tune a fast-style model`);
   const parentVersion = request.version ?? (await ctx.store.latest(spec.name));
   if (!parentVersion) throw new HttpError(404, `${spec.name} has no live version to start from`);
   if (!(await ctx.store.hasVersion(spec.name, parentVersion))) throw new HttpError(404, `${spec.name} has no version ${parentVersion}`);
