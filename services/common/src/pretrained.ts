@@ -1,5 +1,4 @@
 /** Builds v1 of a model from its pretrained checkpoint in the pinned data sources. */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from './atomicFile.ts';
@@ -7,9 +6,10 @@ import { dataFolder, exists, sourcesUnder, type DataLocation, type DataProgress 
 import type { Logger } from './logger.ts';
 import { loadCheckpoint } from './network/checkpoint.ts';
 import { exportOnnx } from './network/onnxFormat.ts';
-import { ModelStore, type ModelCard } from './modelStore.ts';
+import type { ModelStore } from './modelStore.ts';
+import { addPretrainedVersion } from './pretrainedVersion.ts';
 import { releaseOwnerFor } from './release.ts';
-import { STYLES, modelKind, type ModelSpec } from './styles.ts';
+import { modelKind, type ModelSpec } from './styles.ts';
 import { pullArbitrary } from './arbitraryPretrained.ts';
 
 export const checkpointPrefix = (style: string) => `models/fast-style/${style}/`;
@@ -39,28 +39,8 @@ export async function pullPretrained(store: ModelStore, spec: ModelSpec, loc: Da
 
   const weights = await loadCheckpoint(folder);
   const sources = sourcesUnder(prefix);
-  const info = STYLES[spec.style]!;
   const onnx = exportOnnx(weights, { model: spec.name, style: spec.style, source: 'pretrained' });
-  const card = await store.addVersion(spec.name, onnx, (version, n): ModelCard => ({
-    model: spec.name,
-    version,
-    version_number: n,
-    parent: null,
-    style: spec.style,
-    title: info.title,
-    artist: info.artist,
-    licence: sources[0]!.license,
-    created_at: new Date().toISOString(),
-    source: {
-      kind: 'pretrained',
-      repo: sources[0]!.repo,
-      commit: sources[0]!.commit,
-      files: sources.map((s) => ({ path: s.path, sha256: s.sha256 })),
-    },
-    artefact: { file: `${version}.onnx`, sha256: createHash('sha256').update(onnx).digest('hex'), bytes: onnx.byteLength },
-    metrics: {},
-  }));
-  await (await releaseOwnerFor(store)).initialRelease(spec.name, card.version);
+  const card = await addPretrainedVersion(store, spec, onnx, sources);
   return { model: spec.name, version: card.version, created: true };
 }
 
