@@ -14,9 +14,9 @@ describe('configuration', () => {
     expect(() => modelListSchema.parse('')).toThrow(/no models/);
   });
 
-  it('defaults to the four default models and reports every problem at once', () => {
+  it('defaults to the models of the list and reports every problem at once', () => {
     const schema = z.object({ NST_MODELS: sharedEnv.NST_MODELS, NST_STORAGE_DIR: sharedEnv.NST_STORAGE_DIR });
-    expect(parseConfig(schema, {}).NST_MODELS.map((m) => m.style)).toEqual(['wave', 'udnie', 'scream', 'rain_princess']);
+    expect(parseConfig(schema, {}).NST_MODELS.map((m) => m.style)).toEqual(['wave', 'udnie', 'scream', 'rain_princess', 'arbitrary']);
     try {
       parseConfig(z.object({ NST_MODELS: sharedEnv.NST_MODELS, LOG_LEVEL: sharedEnv.LOG_LEVEL }), { NST_MODELS: 'x=nope', LOG_LEVEL: 'loud' });
       expect.unreachable();
