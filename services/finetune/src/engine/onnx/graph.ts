@@ -221,13 +221,9 @@ export class TrainingGraph {
     return this.record(y, [n, co, oh, ow], [x, kernel], (dy) => {
       // The adjoint of the adjoint: a strided Conv whose kernel [in, out, k, k] is the same tensor.
       const dx = x.grad ? this.node('Conv', [dy, iokk], attrs) : null;
-      let dw: string | null = null;
-      if (kernel.grad) {
-        // dW[i,o,a,b] = Σ x[i,y,x]·dy[o, y·s+a−pt, x·s+b−pl]: the roles of x and dy swap.
-        const g = this.weightGradient(dy, [n, co, oh, ow], x.name, c, k, stride, [pt, pl, pb, pr], [h, w]);
-        // g is [k,k,co,ci] in conv terms of (dy as input, x as output) — exactly the checkpoint's [k,k,out,in].
-        dw = g;
-      }
+      // dW[i,o,a,b] = Σ x[i,y,x]·dy[o, y·s+a−pt, x·s+b−pl]: a conv weight gradient with dy as
+      // the input and x as the output gradient, whose [k,k,co,ci] is the checkpoint's [k,k,out,in].
+      const dw = kernel.grad ? this.weightGradient(dy, [n, co, oh, ow], x.name, c, k, stride, [pt, pl, pb, pr], [h, w]) : null;
       return [dx, dw];
     });
   }
