@@ -26,7 +26,7 @@ COPY frontend/package.json frontend/
 RUN pnpm fetch --prod
 COPY services/ services/
 COPY scripts/models-pull.ts scripts/
-RUN pnpm --filter "@nst/${SERVICE}" deploy --prod --offline /app \
+RUN pnpm --filter "@nst/${SERVICE}" deploy --prod --prefer-offline /app \
  && mkdir -p /app/scripts && cp scripts/models-pull.ts /app/scripts/
 # The fine-tuning image trains with TensorFlow.js' native backend: @tensorflow/tfjs-node is an
 # optional dependency of the fine-tuning package (lockfile version, deployed above). Its build

@@ -21,6 +21,8 @@ export interface SmokeOptions {
   image?: Buffer;
   timeoutMs?: number;
   log?: (line: string) => void;
+  /** Sent as X-Client-Id: the client that may rate the result. */
+  clientId?: string;
 }
 
 export interface SmokeResult {
@@ -83,7 +85,7 @@ export async function smokeTest(o: SmokeOptions): Promise<SmokeResult> {
   const form = new FormData();
   form.append('model', model);
   form.append('image', new Blob([new Uint8Array(image)], { type: 'image/jpeg' }), 'smoke.jpg');
-  const res = await fetch(`${base}/api/stylize`, { method: 'POST', body: form, headers: { 'x-request-id': requestId }, signal: AbortSignal.timeout(timeoutMs) });
+  const res = await fetch(`${base}/api/stylize`, { method: 'POST', body: form, headers: { 'x-request-id': requestId, ...(o.clientId ? { 'x-client-id': o.clientId } : {}) }, signal: AbortSignal.timeout(timeoutMs) });
   const text = await res.text();
   check(res.status === 200, `POST /api/stylize answered ${res.status}: ${text.slice(0, 300)}`);
   check(res.headers.get('x-request-id') === requestId, `x-request-id not echoed (sent ${requestId}, got ${res.headers.get('x-request-id')})`);

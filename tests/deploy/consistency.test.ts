@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { DEFAULT_MODELS, MODEL_LIST, modelListSchema } from '@nst/common';
+import { DEFAULT_MODELS, MODEL_LIST, modelKind, modelListSchema } from '@nst/common';
 import { loadGatewayConfig } from '../../services/gateway/src/config.ts';
 import { loadInferenceConfig } from '../../services/inference/src/config.ts';
 import { k8sRunnerEnv } from '../../services/finetune/src/k8sJobLauncher.ts';
@@ -87,9 +87,13 @@ describe('the model list is the one source of every per-model artefact', () => {
     }
   });
 
-  it('NST_MODELS names exactly the fast-style models of the list, in order', () => {
-    expect(SERVED).toEqual(MODEL_LIST.filter((m) => m.kind === 'fast-style').map((m) => m.name));
-    for (const m of modelListSchema.parse(DEFAULT_MODELS)) expect(MODEL_LIST.find((e) => e.name === m.name)).toMatchObject({ kind: 'fast-style', style: m.style });
+  it('NST_MODELS names exactly the models of the list, in order, each of its kind', () => {
+    expect(SERVED).toEqual(MODEL_LIST.map((m) => m.name));
+    for (const m of modelListSchema.parse(DEFAULT_MODELS)) {
+      const entry = MODEL_LIST.find((e) => e.name === m.name)!;
+      expect(entry.kind).toBe(modelKind(m));
+      if (entry.kind === 'fast-style') expect(entry.style).toBe(m.style);
+    }
   });
 });
 

@@ -26,7 +26,7 @@ async function deploy(service: string): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), `nst-image-${service}-`));
   work.push(dir);
   const app = path.join(dir, 'app');
-  await runOk('pnpm', ['--filter', `@nst/${service}`, 'deploy', '--prod', '--offline', app], { timeoutMs: 170_000 });
+  await runOk('pnpm', ['--filter', `@nst/${service}`, 'deploy', '--prod', '--prefer-offline', app], { timeoutMs: 170_000 });
   await mkdir(path.join(app, 'scripts'), { recursive: true });
   await cp(rel('scripts/models-pull.ts'), path.join(app, 'scripts/models-pull.ts'));
   return app;

@@ -223,11 +223,13 @@ describe('scripts/pipeline/smoke-test.ts against the real platform', () => {
   });
 
   it('the feedback gate counts real ratings through the real gateway stats and the real store', async () => {
-    const made = await smokeTest({ baseUrl: stack!.gatewayUrl, model: 'model1', log: () => undefined });
+    // Three clients rate their own results (a rating counts once per output and client).
     for (let i = 0; i < 3; i++) {
+      const clientId = `gate-client-${i}`;
+      const made = await smokeTest({ baseUrl: stack!.gatewayUrl, model: 'model1', log: () => undefined, clientId });
       const res = await fetch(`${stack!.gatewayUrl}/api/feedback`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', 'x-client-id': clientId },
         body: JSON.stringify({ feedback: 'bad', model: 'model1', content_image_filename: made.content_image_filename, output_image_filename: made.output_image_filename, timestamp: new Date().toISOString() }),
       });
       expect(res.status).toBe(201);

@@ -30,10 +30,10 @@ describe("Prometheus (Debian's) with the NST scrape configuration and Grafana qu
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'nst-prom-'));
     stack = await startTestStack({ models: ['model1=wave'] });
-    const made = await smokeTest({ baseUrl: stack.gatewayUrl, model: 'model1', log: () => undefined });
+    const made = await smokeTest({ baseUrl: stack.gatewayUrl, model: 'model1', log: () => undefined, clientId: 'prometheus-test' });
     const fb = await fetch(`${stack.gatewayUrl}/api/feedback`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'x-client-id': 'prometheus-test' },
       body: JSON.stringify({ feedback: 'good', model: 'model1', content_image_filename: made.content_image_filename, output_image_filename: made.output_image_filename, timestamp: new Date().toISOString() }),
     });
     expect(fb.status).toBe(201);

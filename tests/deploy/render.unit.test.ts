@@ -40,7 +40,7 @@ describe('rendering', () => {
     expect(() => replaceRegion(text, 'other', [])).toThrow(/no rendered region "other"/);
   });
 
-  it('renders a unit per model, whatever its kind; the settings name what NST_MODELS can', () => {
+  it('renders a unit per model, whatever its kind, and the settings name every model', () => {
     const out = renderArtefacts(list);
     const objs = parseAllDocuments(out['k8s/base/inference-units.yaml']!).map((d) => d.toJS() as { kind: string; metadata: { name: string; labels: Record<string, string> } });
     expect(objs.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(
@@ -48,7 +48,7 @@ describe('rendering', () => {
     );
     expect(objs.find((o) => o.metadata.name === 'mine')!.metadata.labels['nst.io/model-kind']).toBe('arbitrary');
     expect(out['k8s/base/inference-units.yaml']).not.toContain('{{');
-    expect(modelSettings(list, (n) => `http://${n}:8001`)).toEqual({ NST_MODELS: 'alpha=wreck', NST_INFERENCE_URLS: 'alpha=http://alpha:8001' });
+    expect(modelSettings(list, (n) => `http://${n}:8001`)).toEqual({ NST_MODELS: 'alpha=wreck,mine=arbitrary', NST_INFERENCE_URLS: 'alpha=http://alpha:8001,mine=http://mine:8001' });
     expect(out['docker-compose.yml']).toMatch(/^ {2}mine:\n {4}<<: \*inference-unit\n/m);
     expect(out['k8s/monitoring/prometheus/prometheus.yml']).toContain('- targets: ["mine:8001"]');
   });

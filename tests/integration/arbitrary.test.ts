@@ -21,11 +21,14 @@ afterAll(async () => {
 
 const painting = (name: string) => path.join(dataMirror()!, 'images/style', name);
 
+/** This test's client: the one that may rate its results. */
+const CLIENT = 'arbitrary-test';
+
 async function post(url: string, files: Record<string, Buffer>, fields: Record<string, string> = {}) {
   const form = new FormData();
   for (const [k, v] of Object.entries(fields)) form.set(k, v);
   for (const [k, v] of Object.entries(files)) form.set(k, new Blob([new Uint8Array(v)]), `${k}.jpg`);
-  const res = await fetch(url, { method: 'POST', body: form });
+  const res = await fetch(url, { method: 'POST', body: form, headers: { 'x-client-id': CLIENT } });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -83,7 +86,7 @@ describe('arbitrary style', () => {
       content_image_filename: full.body.content_image_filename,
       output_image_filename: full.body.output_image_filename,
       timestamp: new Date().toISOString(),
-    });
+    }, { 'x-client-id': CLIENT });
     expect(rated.status).toBe(201);
     const lines = (await readFile(path.join(s.storageDir, 'feedback.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.at(-1)).toMatchObject({ model: 'custom', style: styleId, strength: 1 });

@@ -81,12 +81,19 @@ describe('canary routing', () => {
   });
 
   it('counts requests and ratings per version; the rule rolls back a worse candidate', async () => {
-    const onV1 = await shot('pin', { 'x-model-version': 'model1_v1' });
-    const onV2 = await shot('pin', { 'x-model-version': v2 });
-    for (let i = 0; i < 2; i++) {
-      expect((await rate(onV1, 'good')).status).toBe(201);
-      expect((await rate(onV2, 'bad')).status).toBe(201);
+    // A rating counts once per output and client: each rating here is of its own output.
+    const onV1 = [];
+    const onV2 = [];
+    for (let i = 0; i < 3; i++) {
+      onV1.push(await shot(`pin-${i}`, { 'x-model-version': 'model1_v1' }));
+      onV2.push(await shot(`pin-${i}`, { 'x-model-version': v2 }));
     }
+    for (let i = 0; i < 2; i++) {
+      expect((await rate(onV1[i]!, 'good')).status).toBe(201);
+      expect((await rate(onV2[i]!, 'bad')).status).toBe(201);
+    }
+    // Rating the same output again replaces the earlier rating.
+    expect((await rate(onV1[0]!, 'good')).status).toBe(201);
     const stats = await getJson(`${s.gatewayUrl}/api/models/model1/stats`);
     const byVersion = Object.fromEntries((stats.body.versions as { version: string }[]).map((v) => [v.version, v])) as unknown as Record<string, { requests: number; good: number; bad: number; bad_rate: number; bad_rate_ci95: number[]; parent: string | null }>;
     expect(byVersion.model1_v1).toMatchObject({ good: 2, bad: 0, bad_rate: 0 });
@@ -96,8 +103,8 @@ describe('canary routing', () => {
     expect(stats.body.canary).toMatchObject({ version: v2, percent: 50 });
 
     // The third rating of each gives both versions the minimum: the rule acts.
-    await rate(onV1, 'good');
-    await rate(onV2, 'bad');
+    await rate(onV1[2]!, 'good');
+    await rate(onV2[2]!, 'bad');
     await waitFor(async () => (await getJson(`${s.gatewayUrl}/api/models/model1/stats`)).body.canary === null);
     expect(await s.store.latest('model1')).toBe('model1_v1');
     const history = (await getJson(`${s.gatewayUrl}/api/models/model1/history`)).body.history as { action: string; actor: string; reason?: string }[];

@@ -20,12 +20,15 @@ afterAll(async () => {
   await s?.stop();
 });
 
+/** This test's client: the one that may rate its results. */
+const CLIENT = 'controls-test';
+
 async function stylize(image: Buffer, fields: Record<string, string>, accept = 'application/json') {
   const form = new FormData();
   form.set('model', 'model1');
   for (const [k, v] of Object.entries(fields)) form.set(k, v);
   form.set('image', new Blob([new Uint8Array(image)]), 'photo.jpg');
-  return fetch(`${s.gatewayUrl}/api/stylize`, { method: 'POST', body: form, headers: { accept } });
+  return fetch(`${s.gatewayUrl}/api/stylize`, { method: 'POST', body: form, headers: { accept, 'x-client-id': CLIENT } });
 }
 
 async function outputPixels(body: Record<string, unknown>) {
@@ -65,7 +68,7 @@ describe('style controls', () => {
       content_image_filename: b.content_image_filename,
       output_image_filename: b.output_image_filename,
       timestamp: new Date().toISOString(),
-    });
+    }, { 'x-client-id': CLIENT });
     expect(rated.status).toBe(201);
     const feedback = (await readFile(path.join(s.storageDir, 'feedback.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(feedback.at(-1)).toMatchObject({ output_image_filename: b.output_image_filename, strength: 0.5, preserve_colors: false });

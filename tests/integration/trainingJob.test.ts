@@ -45,8 +45,8 @@ describe('training Jobs run as Kubernetes runs them', () => {
     storage = path.join(dir, 'pvc');
     // The image's /app, made as the Dockerfile makes it.
     const dockerfile = await readFile(DOCKERFILE, 'utf8');
-    expect(dockerfile).toContain('pnpm --filter "@nst/${SERVICE}" deploy --prod --offline /app');
-    await run('pnpm', ['--filter', '@nst/finetune', 'deploy', '--prod', '--offline', app], { cwd: ROOT, timeout: 120_000 });
+    expect(dockerfile).toContain('pnpm --filter "@nst/${SERVICE}" deploy --prod --prefer-offline /app');
+    await run('pnpm', ['--filter', '@nst/finetune', 'deploy', '--prod', '--prefer-offline', app], { cwd: ROOT, timeout: 120_000 });
     await mkdir(path.join(app, 'scripts'), { recursive: true });
     await writeFile(path.join(app, 'scripts/models-pull.ts'), await readFile(path.join(ROOT, 'scripts/models-pull.ts')));
     await mkdir(path.join(dir, 'tmp'));
