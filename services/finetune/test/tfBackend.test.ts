@@ -19,8 +19,9 @@ async function choose(setting: string): Promise<{ ok: boolean; backend?: string;
 }
 
 describe('training backend selection', () => {
-  it('accepts auto, node and wasm only', () => {
-    expect(loadFinetuneConfig({}).NST_FINETUNE_BACKEND).toBe('auto');
+  it('defaults to the onnx engine and accepts onnx, auto, node and wasm only', () => {
+    expect(loadFinetuneConfig({}).NST_FINETUNE_BACKEND).toBe('onnx');
+    for (const b of ['onnx', 'auto', 'node', 'wasm']) expect(loadFinetuneConfig({ NST_FINETUNE_BACKEND: b }).NST_FINETUNE_BACKEND).toBe(b);
     expect(() => loadFinetuneConfig({ NST_FINETUNE_BACKEND: 'gpu' })).toThrow(/NST_FINETUNE_BACKEND/);
   });
 
