@@ -38,8 +38,8 @@ const open = () =>
     sock.on('error', reject);
   });
 const closed = (sock: Socket) => new Promise<void>((resolve) => sock.once('close', () => resolve()));
-const raw = async (head: string, body: string) => {
-  const res = await fetch(`${s.gatewayUrl}/api/stylize`, { method: 'POST', headers: { 'content-type': head, 'x-client-id': 'raw' }, body });
+const raw = async (head: string, body: string, route = '/api/stylize') => {
+  const res = await fetch(`${s.gatewayUrl}${route}`, { method: 'POST', headers: { 'content-type': head, 'x-client-id': 'raw' }, body });
   return { status: res.status, body: (await res.json()) as { message: string } };
 };
 
@@ -79,10 +79,13 @@ describe('bad input', () => {
       ['multipart/form-data; boundary=other', '--x\r\nContent-Disposition: form-data; name="model"\r\n\r\nmodel1\r\n--x--\r\n'],
       ['multipart/form-data; boundary=x', '--x\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\nabc'],
     ];
-    for (const [type, body] of cases) {
-      const r = await raw(type, body);
-      expect([r.status, type], r.body.message).toEqual([400, type]);
-      expect(r.body.message.length).toBeGreaterThan(5);
+    // Both multipart routes: photos (streamed to disk) and paintings (POST /api/styles).
+    for (const route of ['/api/stylize', '/api/styles']) {
+      for (const [type, body] of cases) {
+        const r = await raw(type, body, route);
+        expect([r.status, type, route], r.body.message).toEqual([400, type, route]);
+        expect(r.body.message.length).toBeGreaterThan(5);
+      }
     }
     const form = new FormData();
     form.set('model', 'model1');

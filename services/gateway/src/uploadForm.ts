@@ -43,6 +43,12 @@ const isClientFault = (err: unknown) => {
   return err instanceof HttpError || (status !== undefined && status >= 400 && status < 500);
 };
 
+/** What a failure while reading a multipart body answers: the client's own fault as it is, a broken body as a 400. */
+export function multipartFault(err: unknown): unknown {
+  if (isClientFault(err) || (err as { statusCode?: number }).statusCode === 503) return err;
+  return new HttpError(400, `malformed multipart body: ${(err as Error).message}`);
+}
+
 export interface UploadFormOptions {
   dir: string;
   fields: ReadonlySet<string>;
@@ -99,8 +105,7 @@ export async function readUploadForm(req: FastifyRequest, o: UploadFormOptions):
     return form;
   } catch (err) {
     await form.discard();
-    if (isClientFault(err) || (err as { statusCode?: number }).statusCode === 503) throw err;
-    throw new HttpError(400, `malformed multipart body: ${(err as Error).message}`);
+    throw multipartFault(err);
   } finally {
     release();
   }

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import sharp from 'sharp';
 import { HttpError, STYLE_ID, probeImage, type StyleRecord } from '@nst/common';
 import type { GatewayContext } from '../context.ts';
+import { multipartFault } from '../uploadForm.ts';
 
 const styleView = (r: StyleRecord) => ({
   id: r.id,
@@ -47,16 +48,20 @@ export async function saveStyleImage(ctx: GatewayContext, bytes: Buffer, title?:
 async function readStyleForm(req: FastifyRequest): Promise<{ image?: Buffer; title?: string }> {
   if (!req.isMultipart()) throw new HttpError(415, 'send multipart/form-data with an "image" file and an optional "title"');
   const form: { image?: Buffer; title?: string } = {};
-  for await (const part of req.parts()) {
-    if (part.type === 'file') {
-      if (part.fieldname !== 'image' || form.image) {
-        await part.toBuffer();
-        throw new HttpError(400, `unexpected file field "${part.fieldname}"; send exactly one file named "image"`);
+  try {
+    for await (const part of req.parts()) {
+      if (part.type === 'file') {
+        if (part.fieldname !== 'image' || form.image) {
+          await part.toBuffer();
+          throw new HttpError(400, `unexpected file field "${part.fieldname}"; send exactly one file named "image"`);
+        }
+        form.image = await part.toBuffer();
+      } else if (part.fieldname === 'title') {
+        form.title = String(part.value);
       }
-      form.image = await part.toBuffer();
-    } else if (part.fieldname === 'title') {
-      form.title = String(part.value);
     }
+  } catch (err) {
+    throw multipartFault(err);
   }
   return form;
 }
