@@ -8,7 +8,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
-import { dataFolder, loadCheckpoint } from '@nst/common';
+import { dataFolder } from '@nst/common';
+import { loadCheckpoint } from '@nst/network';
 import { BASE_PREFIX, decodeSquare, decodeStyle, listedPhotos } from '../services/finetune/src/training/dataset.ts';
 import { ENGINE_ENV } from '../services/finetune/src/engine/onnx/engineChoice.ts';
 import type { BackendOptions } from '../services/finetune/src/training/tfBackend.ts';

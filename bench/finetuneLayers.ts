@@ -5,7 +5,7 @@
  * Standalone: `tsx bench/finetuneLayers.ts` (BENCH_SIZE=256 for 256² inputs).
  */
 import * as ort from 'onnxruntime-node';
-import { convLayers } from '@nst/common';
+import { convLayers } from '@nst/network';
 import { TrainingGraph, type WeightGradientMethod } from '../services/finetune/src/engine/onnx/graph.ts';
 
 const SIZE = Number(process.env.BENCH_SIZE) || 128;

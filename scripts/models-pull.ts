@@ -5,7 +5,8 @@
  * the model it belongs to is left without any version.
  */
 import { z } from 'zod';
-import { ModelStore, createLogger, dataLocation, logDownloadProgress, parseConfig, pullAllPretrained, sharedEnv } from '@nst/common';
+import { ModelStore, createLogger, dataLocation, parseConfig, sharedEnv } from '@nst/common';
+import { logDownloadProgress, pullAllPretrained } from '@nst/network';
 
 const config = parseConfig(
   z.object({ NST_STORAGE_DIR: sharedEnv.NST_STORAGE_DIR, NST_DATA_MIRROR: sharedEnv.NST_DATA_MIRROR, NST_DATA_UPSTREAM: sharedEnv.NST_DATA_UPSTREAM, NST_MODELS: sharedEnv.NST_MODELS }),

@@ -8,7 +8,8 @@
 import { LOCAL_PORTS, localInferencePorts } from '@nst/common/localPorts';
 import { mkdir } from 'node:fs/promises';
 import { z } from 'zod';
-import { ModelStore, createLogger, dataLocation, ensureAdminToken, logDownloadProgress, parseConfig, port, pullAllPretrained, sharedEnv } from '@nst/common';
+import { ModelStore, createLogger, dataLocation, ensureAdminToken, parseConfig, port, sharedEnv } from '@nst/common';
+import { logDownloadProgress, pullAllPretrained } from '@nst/network';
 import { DEFAULT_RESTART, RunningStack, stackServices } from './lib/stack.ts';
 
 const config = parseConfig(

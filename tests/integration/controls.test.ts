@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromaDifference, imageStats, meanAbsDiff } from '../../services/common/test/imageStats.ts';
+import { chromaDifference, imageStats, meanAbsDiff } from '../support/imageStats.ts';
 import { contentPhoto, startTestStack, type TestStack } from '../support/stack.ts';
 import { postJson } from '../support/http.ts';
 

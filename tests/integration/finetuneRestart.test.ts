@@ -9,7 +9,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelStore, pullPretrained } from '@nst/common';
+import { ModelStore } from '@nst/common';
+import { pullPretrained } from '@nst/network';
 import { adminApi, startFinetuneProcess, waitUntil, type FinetuneProcess } from '../support/finetuneProcess.ts';
 
 const mirror = process.env.NST_DATA_MIRROR;

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { imageStats, meanAbsDiff } from '../../services/common/test/imageStats.ts';
+import { imageStats, meanAbsDiff } from '../support/imageStats.ts';
 import { contentPhoto, startTestStack, type TestStack } from '../support/stack.ts';
 import { getJson, postJson, stylize } from '../support/http.ts';
 

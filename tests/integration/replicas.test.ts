@@ -7,7 +7,8 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileStore, ReleaseOwner, dataFolder, feedbackEntrySchema, loadCheckpoint, type PlatformStore } from '@nst/common';
+import { FileStore, ReleaseOwner, dataFolder, feedbackEntrySchema, type PlatformStore } from '@nst/common';
+import { loadCheckpoint } from '@nst/network';
 import { PgStore } from '@nst/common/store/pgStore';
 import { publishVersion } from '../../services/finetune/src/publish.ts';
 import { getJson, postJson, stylize } from '../support/http.ts';

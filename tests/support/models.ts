@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { ModelStore, dataFolder, exportOnnx, loadCheckpoint, type ModelCard } from '@nst/common';
+import { ModelStore, dataFolder, type ModelCard } from '@nst/common';
+import { exportOnnx, loadCheckpoint } from '@nst/network';
 import { dataMirror } from './stack.ts';
 
 /** Publishes another pretrained style's weights as the model's next version. */

@@ -5,7 +5,8 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ModelStore, STYLES, pullAllPretrained } from '@nst/common';
+import { ModelStore, STYLES } from '@nst/common';
+import { pullAllPretrained } from '@nst/network';
 import { RunningStack, freePort, stackServices, type RestartPolicy, type StackOptions } from '../../scripts/lib/stack.ts';
 
 export const DEFAULT_TEST_MODELS = ['model1=wave', 'model2=udnie', 'model3=scream', 'model4=rain_princess'];

@@ -57,7 +57,7 @@ export class ReleaseOwner {
 
   private async requireVersion(model: string, version: string): Promise<void> {
     if (!(await this.models.hasVersion(model, version))) throw new HttpError(404, `model ${model} has no version ${version}`);
-    // Only a version whose artefact matches its card and loads may take traffic.
+    // Only a version whose artefact matches its card and is a model of its kind may take traffic.
     try {
       await verifyVersion(this.models, model, version);
     } catch (err) {

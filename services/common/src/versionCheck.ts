@@ -1,13 +1,15 @@
 /**
  * Is a stored version fit to serve? Its artefact must have the size and sha256 its card
- * records, and onnxruntime must load it. The inference service checks before it switches
- * to a version; whoever makes a version live or a canary checks first and refuses one that
- * fails, so a corrupt or truncated artefact never takes traffic.
+ * records and be an ONNX model with the interface of its model kind. Whoever makes a version
+ * live or a canary checks first and refuses one that fails; the inference service, before it
+ * switches to a version, also loads it in onnxruntime. So a corrupt or truncated artefact
+ * never takes traffic, and the processes that only release need no ONNX runtime.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import * as ort from 'onnxruntime-node';
-import type { ModelStore } from './modelStore.ts';
+import type { ModelCard, ModelStore } from './modelStore.ts';
+import { onnxInterfaceProblem } from './onnxInterface.ts';
+import { modelKind } from './styles.ts';
 
 export class UnverifiableVersionError extends Error {
   constructor(
@@ -19,8 +21,7 @@ export class UnverifiableVersionError extends Error {
   }
 }
 
-/** The artefact's bytes once they match the card's size and sha256; throws otherwise. */
-export async function readVerifiedArtefact(store: ModelStore, model: string, version: string): Promise<Uint8Array> {
+async function readCardAndArtefact(store: ModelStore, model: string, version: string): Promise<{ card: ModelCard; bytes: Uint8Array }> {
   const card = await store.card(model, version).catch((err: Error) => {
     throw new UnverifiableVersionError(model, version, `its model card cannot be read (${err.message})`);
   });
@@ -34,17 +35,17 @@ export async function readVerifiedArtefact(store: ModelStore, model: string, ver
   if (sha256 !== card.artefact.sha256.toLowerCase()) {
     throw new UnverifiableVersionError(model, version, `the artefact's sha256 ${sha256.slice(0, 12)}… differs from its card's ${card.artefact.sha256.slice(0, 12)}…`);
   }
-  return bytes;
+  return { card, bytes };
 }
 
-/** Verified bytes, then a trial load in onnxruntime (released at once). Throws UnverifiableVersionError. */
+/** The artefact's bytes once they match the card's size and sha256; throws otherwise. */
+export async function readVerifiedArtefact(store: ModelStore, model: string, version: string): Promise<Uint8Array> {
+  return (await readCardAndArtefact(store, model, version)).bytes;
+}
+
+/** Verified bytes that parse as a model of the card's kind. Throws UnverifiableVersionError. */
 export async function verifyVersion(store: ModelStore, model: string, version: string): Promise<void> {
-  const bytes = await readVerifiedArtefact(store, model, version);
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, graphOptimizationLevel: 'disabled' });
-  } catch (err) {
-    throw new UnverifiableVersionError(model, version, `onnxruntime cannot load it (${(err as Error).message})`);
-  }
-  await session.release().catch(() => undefined);
+  const { card, bytes } = await readCardAndArtefact(store, model, version);
+  const problem = onnxInterfaceProblem(bytes, modelKind(card));
+  if (problem) throw new UnverifiableVersionError(model, version, problem);
 }

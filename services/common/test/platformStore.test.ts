@@ -13,8 +13,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore, ModelStore, ReleaseOwner, feedbackEntrySchema, type FeedbackEntry, type ModelCard, type PlatformStore } from '../src/index.ts';
 import { PgStore } from '../src/store/pgStore.ts';
-import { exportOnnx } from '../src/network/onnxFormat.ts';
-import { STYLE_NET, variableShapes } from '../src/network/styleNet.ts';
+import { ONNX_INPUT, ONNX_OUTPUT } from '../src/onnxInterface.ts';
+import { identityModel } from './support/onnxModel.ts';
 import { startPostgres, type TestPostgres } from '../../../tests/support/postgres.ts';
 
 let pgServer: TestPostgres;
@@ -75,10 +75,9 @@ const byVersion = async (s: PlatformStore, model = 'model1') => Object.fromEntri
 
 async function addVersions(models: ModelStore, model: string, n: number): Promise<string[]> {
   const out: string[] = [];
-  // Real artefacts (zero weights): the release owner loads a version before it takes traffic.
-  const zeros = new Map([...variableShapes(STYLE_NET)].map(([name, shape]) => [name, new Float32Array(shape.reduce((a, b) => a * b, 1))]));
+  // ONNX models with the fast-style interface: the release owner checks a version before it takes traffic.
   for (let i = 0; i < n; i++) {
-    const onnx = exportOnnx(zeros, { copy: String(i) });
+    const onnx = identityModel([ONNX_INPUT], [ONNX_OUTPUT], { tag: String(i) });
     const card = await models.addVersion(model, onnx, (version, num): ModelCard => ({
       model,
       version,

@@ -5,7 +5,8 @@
  * the change is serialised with every other and recorded in the history.
  */
 import { createHash } from 'node:crypto';
-import { ModelStore, exportOnnx, releaseOwnerFor, type ModelCard, type ReleaseOwner, type StyleNetWeights } from '@nst/common';
+import { ModelStore, releaseOwnerFor, type ModelCard, type ReleaseOwner } from '@nst/common';
+import { exportOnnx, type StyleNetWeights } from '@nst/network';
 import type { JobResult } from './jobs/jobQueue.ts';
 import type { PublishMode } from './jobs/request.ts';
 import type { LossParts } from './training/perceptualLoss.ts';

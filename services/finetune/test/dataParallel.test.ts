@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadCheckpoint } from '@nst/common';
+import { loadCheckpoint } from '@nst/network';
 import { decodeSquare, decodeStyle } from '../src/training/dataset.ts';
 import { trainInWorker } from '../src/training/trainInWorker.ts';
 import type { TrainingInput } from '../src/training/trainer.ts';

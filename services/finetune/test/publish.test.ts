@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelStore, loadCheckpoint, pullPretrained, type StyleNetWeights } from '@nst/common';
+import { ModelStore } from '@nst/common';
+import { loadCheckpoint, pullPretrained, type StyleNetWeights } from '@nst/network';
 import { publishVersion, qualityGate } from '../src/publish.ts';
 
 const mirror = process.env.NST_DATA_MIRROR;

@@ -10,7 +10,8 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ModelStore, importOnnx, parseVersionName, pullPretrained } from '@nst/common';
+import { ModelStore, parseVersionName } from '@nst/common';
+import { importOnnx, pullPretrained } from '@nst/network';
 
 const mirror = process.env.NST_DATA_MIRROR;
 const LOOP = path.join(import.meta.dirname, 'fixtures/publishLoop.ts');

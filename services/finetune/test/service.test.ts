@@ -7,7 +7,8 @@ import { copyFile, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelStore, pullPretrained } from '@nst/common';
+import { ModelStore } from '@nst/common';
+import { pullPretrained } from '@nst/network';
 import { buildFinetuneApp, type FinetuneApp } from '../src/app.ts';
 import { loadFinetuneConfig } from '../src/config.ts';
 

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ModelStore, pullPretrained } from '@nst/common';
+import { ModelStore } from '@nst/common';
+import { pullPretrained } from '@nst/network';
 import { readProgress } from '../src/jobs/jobProgress.ts';
 
 const run = promisify(execFile);

@@ -12,12 +12,11 @@ import {
   applyConnectionCap,
   applyStyleControls,
   createService,
-  decodeForNetwork,
-  encodeImage,
   parseStyleControls,
   serverLimitOptions,
   type OutputFormat,
 } from '@nst/common';
+import { decodeForNetwork, encodeImage } from '@nst/network';
 import type { InferenceConfig } from './config.ts';
 import { ModelVersions, UnknownVersionError } from './modelVersions.ts';
 import { JobCancelledError, QueueFullError, WorkQueue } from './workQueue.ts';

@@ -6,7 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
-import { HttpError, ONNX_INPUT, ONNX_OUTPUT, STRENGTH_INPUT, STYLE_CODE, STYLE_INPUT, decodeForNetwork, exportMicroAstOnnx, importMicroAstOnnx } from '@nst/common';
+import { HttpError, ONNX_INPUT, ONNX_OUTPUT, STRENGTH_INPUT, STYLE_INPUT } from '@nst/common';
+import { STYLE_CODE, decodeForNetwork, exportMicroAstOnnx, importMicroAstOnnx } from '@nst/network';
 import type { RunInput, Runner } from './styleRunner.ts';
 
 /** Longest side the style image is encoded at. */

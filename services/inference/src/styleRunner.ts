@@ -5,18 +5,8 @@
  * the version's own artefact, through the same network definition that exported it.
  */
 import * as ort from 'onnxruntime-node';
-import {
-  ONNX_INPUT,
-  ONNX_OUTPUT,
-  convLayers,
-  exportOnnx,
-  importOnnx,
-  normMeanName,
-  normVarName,
-  runTiled,
-  thumbnailOf,
-  type TileOptions,
-} from '@nst/common';
+import { ONNX_INPUT, ONNX_OUTPUT } from '@nst/common';
+import { convLayers, exportOnnx, importOnnx, normMeanName, normVarName, runTiled, thumbnailOf, type TileOptions } from '@nst/network';
 
 export interface TilingSettings {
   /** Photos whose longest side is at most this run whole. */

@@ -7,9 +7,10 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_TILE_OPTIONS, convLayers, dataFolder, exportOnnx, loadCheckpoint, normMeanName, normVarName, tileGrid, type StyleNetWeights } from '@nst/common';
+import { dataFolder } from '@nst/common';
+import { DEFAULT_TILE_OPTIONS, convLayers, exportOnnx, loadCheckpoint, normMeanName, normVarName, tileGrid, type StyleNetWeights } from '@nst/network';
 import { StyleRunner } from '../src/styleRunner.ts';
-import { psnr } from '../../common/test/imageStats.ts';
+import { psnr } from '../../../tests/support/imageStats.ts';
 
 const loc = { mirror: process.env.NST_DATA_MIRROR, cacheDir: path.resolve('.tmp/data-cache') };
 const options: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 2, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' };

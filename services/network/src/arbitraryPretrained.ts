@@ -1,12 +1,9 @@
 /** Builds v1 of the arbitrary-style model (MicroAST) from its pinned upstream weights. */
-import { dataFolder, sourcesUnder, type DataLocation } from './dataSources.ts';
-import { MICROAST_PREFIX } from './network/microAst.ts';
-import { loadMicroAstWeights } from './network/microAstCheckpoint.ts';
-import { exportMicroAstOnnx } from './network/microAstOnnx.ts';
-import type { ModelStore } from './modelStore.ts';
+import { dataFolder, releaseOwnerFor, sourcesUnder, type DataLocation, type ModelSpec, type ModelStore } from '@nst/common';
+import { MICROAST_PREFIX } from './microAst.ts';
+import { loadMicroAstWeights } from './microAstCheckpoint.ts';
+import { exportMicroAstOnnx } from './microAstOnnx.ts';
 import { addPretrainedVersion } from './pretrainedVersion.ts';
-import { releaseOwnerFor } from './release.ts';
-import type { ModelSpec } from './styles.ts';
 
 export async function pullArbitrary(store: ModelStore, spec: ModelSpec, loc: DataLocation): Promise<{ model: string; version: string; created: boolean }> {
   const existing = await store.versions(spec.name);

@@ -26,11 +26,10 @@ import {
   type MicroStep,
   type StyleCodeName,
 } from './microAst.ts';
-import { ONNX_INPUT, ONNX_OUTPUT, attrInt, attrInts, attrStr, floatTensor, floatValueInfo, type OnnxMetadata } from './onnxFormat.ts';
+import { ONNX_INPUT, ONNX_OUTPUT, STRENGTH_INPUT, STYLE_INPUT } from '@nst/common';
+import { attrInt, attrInts, attrStr, floatTensor, floatValueInfo, type OnnxMetadata } from './onnxFormat.ts';
 
 const { onnx } = onnxProto;
-export const STYLE_INPUT = 'style_image';
-export const STRENGTH_INPUT = 'strength';
 export type MicroAstGraph = 'full' | 'style' | 'content';
 
 class Builder {

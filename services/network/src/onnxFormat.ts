@@ -15,6 +15,7 @@
  * is normalised like the whole image and no seam or colour shift appears between tiles.
  */
 import onnxProto from 'onnx-proto';
+import { ONNX_INPUT, ONNX_OUTPUT } from '@nst/common';
 import {
   INSTANCE_NORM_EPSILON,
   OUTPUT_OFFSET,
@@ -28,8 +29,6 @@ import {
 } from './styleNet.ts';
 
 const { onnx } = onnxProto;
-export const ONNX_INPUT = 'image';
-export const ONNX_OUTPUT = 'stylized';
 const OPSET = 17;
 
 /** How the instance norms get their statistics (see the file comment). */

@@ -1,15 +1,22 @@
 /** Builds v1 of a model from its pretrained checkpoint in the pinned data sources. */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from './atomicFile.ts';
-import { dataFolder, exists, sourcesUnder, type DataLocation, type DataProgress } from './dataSources.ts';
-import type { Logger } from './logger.ts';
-import { loadCheckpoint } from './network/checkpoint.ts';
-import { exportOnnx } from './network/onnxFormat.ts';
-import type { ModelStore } from './modelStore.ts';
+import {
+  dataFolder,
+  exists,
+  modelKind,
+  releaseOwnerFor,
+  sourcesUnder,
+  writeFileAtomic,
+  type DataLocation,
+  type DataProgress,
+  type Logger,
+  type ModelSpec,
+  type ModelStore,
+} from '@nst/common';
+import { loadCheckpoint } from './checkpoint.ts';
+import { exportOnnx } from './onnxFormat.ts';
 import { addPretrainedVersion } from './pretrainedVersion.ts';
-import { releaseOwnerFor } from './release.ts';
-import { modelKind, type ModelSpec } from './styles.ts';
 import { pullArbitrary } from './arbitraryPretrained.ts';
 
 export const checkpointPrefix = (style: string) => `models/fast-style/${style}/`;

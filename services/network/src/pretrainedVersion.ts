@@ -1,9 +1,6 @@
 /** Stores an imported pretrained network as a model's version, with its card, and makes it live on first import. */
 import { createHash } from 'node:crypto';
-import type { DataSource } from './dataSources.ts';
-import { ModelStore, type ModelCard } from './modelStore.ts';
-import { releaseOwnerFor } from './release.ts';
-import { STYLES, type ModelSpec } from './styles.ts';
+import { STYLES, releaseOwnerFor, type DataSource, type ModelCard, type ModelSpec, type ModelStore } from '@nst/common';
 
 export async function addPretrainedVersion(store: ModelStore, spec: ModelSpec, onnx: Uint8Array, sources: DataSource[], source: Record<string, unknown> = {}): Promise<ModelCard> {
   const info = STYLES[spec.style]!;

@@ -10,7 +10,7 @@
  * The normalisation statistics come from a thumbnail of the whole photo (see onnxFormat.ts).
  */
 import sharp from 'sharp';
-import { SIZE_MULTIPLE } from './network/styleNet.ts';
+import { SIZE_MULTIPLE } from './styleNet.ts';
 
 export interface TileOptions {
   /** Tile side, pixels (a multiple of 4). */

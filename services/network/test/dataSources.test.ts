@@ -2,7 +2,8 @@ import { cp, mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ModelStore, dataFile, pullPretrained, sourcesUnder } from '../src/index.ts';
+import { ModelStore, dataFile, sourcesUnder } from '@nst/common';
+import { pullPretrained } from '../src/index.ts';
 
 const mirror = process.env.NST_DATA_MIRROR!;
 

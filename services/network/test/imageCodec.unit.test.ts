@@ -1,6 +1,7 @@
 import sharp, { type Color } from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { HttpError, decodeForNetwork, encodeImage, networkSize, probeImage } from '../src/index.ts';
+import { HttpError, probeImage } from '@nst/common';
+import { decodeForNetwork, encodeImage, networkSize } from '../src/index.ts';
 
 const LIMIT = 50_000_000;
 const solid = (width: number, height: number, channels: 3 | 4, background: Color) => sharp({ create: { width, height, channels, background } });

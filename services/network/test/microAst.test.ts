@@ -9,9 +9,10 @@ import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { MICROAST_PREFIX, STYLE_CODE, dataFolder, exportMicroAstOnnx, importMicroAstOnnx, loadMicroAstWeights, microAstParameterCount, readTorchLegacy, type MicroAstWeights } from '../src/index.ts';
-import { microAstForward } from '../src/network/tfMicroAst.ts';
-import { imageStats, meanAbsDiff } from './imageStats.ts';
+import { dataFolder } from '@nst/common';
+import { MICROAST_PREFIX, STYLE_CODE, exportMicroAstOnnx, importMicroAstOnnx, loadMicroAstWeights, microAstParameterCount, readTorchLegacy, type MicroAstWeights } from '../src/index.ts';
+import { microAstForward } from './support/tfMicroAst.ts';
+import { imageStats, meanAbsDiff } from '../../../tests/support/imageStats.ts';
 
 const loc = { mirror: process.env.NST_DATA_MIRROR, cacheDir: path.resolve('.tmp/data-cache') };
 

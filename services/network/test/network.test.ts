@@ -8,9 +8,10 @@ import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { dataFolder, exportOnnx, importOnnx, loadCheckpoint, parameterCount, type StyleNetWeights } from '../src/index.ts';
-import { styleNetForward, weightsToTensors } from '../src/network/tfStyleNet.ts';
-import { imageStats, meanAbsDiff } from './imageStats.ts';
+import { dataFolder } from '@nst/common';
+import { exportOnnx, importOnnx, loadCheckpoint, parameterCount, type StyleNetWeights } from '../src/index.ts';
+import { styleNetForward, weightsToTensors } from '../../finetune/src/ml/tfStyleNet.ts';
+import { imageStats, meanAbsDiff } from '../../../tests/support/imageStats.ts';
 
 const mirror = process.env.NST_DATA_MIRROR;
 const loc = { mirror, cacheDir: path.resolve('.tmp/data-cache') };

@@ -1,6 +1,7 @@
 /** One fine-tuning job from prepared inputs to a published version. */
 import { readFile } from 'node:fs/promises';
-import { ModelStore, importOnnx, type DataLocation } from '@nst/common';
+import { ModelStore, type DataLocation } from '@nst/common';
+import { importOnnx } from '@nst/network';
 import { publishVersion } from '../publish.ts';
 import { datasetHash, decodeAll, decodeStyle } from '../training/dataset.ts';
 import { trainInWorker } from '../training/trainInWorker.ts';

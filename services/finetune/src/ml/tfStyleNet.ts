@@ -1,6 +1,6 @@
 /**
- * TF.js forward pass of the style network (styleNet.ts). Training differentiates through
- * it, and tests use it as the independent reference for the ONNX export.
+ * TF.js forward pass of the style network (@nst/network's styleNet.ts). Training
+ * differentiates through it, and tests use it as the independent reference for the ONNX export.
  */
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -12,7 +12,7 @@ import {
   type Block,
   type ConvLayer,
   type StyleNetWeights,
-} from './styleNet.ts';
+} from '@nst/network';
 
 export type TensorWeights = Map<string, tf.Tensor>;
 

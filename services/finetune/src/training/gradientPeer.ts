@@ -1,6 +1,6 @@
 /** The training worker's side of the data-parallel helper (gradientWorker.ts). */
 import { Worker } from 'node:worker_threads';
-import type { TensorWeights } from '@nst/common/network/tfStyleNet';
+import type { TensorWeights } from '../ml/tfStyleNet.ts';
 import type { HelperReply, HelperRequest } from './gradientWorker.ts';
 import type { GradientPeer, TrainingInput } from './trainer.ts';
 import { workerBootstrap } from './trainInWorker.ts';

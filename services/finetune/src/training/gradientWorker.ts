@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { weightsToTensors } from '@nst/common/network/tfStyleNet';
+import { weightsToTensors } from '../ml/tfStyleNet.ts';
 import { styleTargets } from './perceptualLoss.ts';
 import { initTrainingBackend } from './tfBackend.ts';
 import { batchGradients, type TrainingInput } from './trainer.ts';

@@ -4,8 +4,8 @@
  * is initialised (the training worker; tests and the benchmark call it directly).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { StyleNetWeights } from '@nst/common';
-import { styleNetForward, tensorsToWeights, weightsToTensors, type TensorWeights } from '@nst/common/network/tfStyleNet';
+import type { StyleNetWeights } from '@nst/network';
+import { styleNetForward, tensorsToWeights, weightsToTensors, type TensorWeights } from '../ml/tfStyleNet.ts';
 import { contentTarget, perceptualLoss, styleTargets, type LossParts, type LossWeights } from './perceptualLoss.ts';
 import { Vgg19, type VggLayer, type VggWeights } from './vgg19.ts';
 

@@ -4,7 +4,7 @@
  * grouped convs as dense convs with block-diagonal kernels.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ADAIN_EPSILON, DECODER, ENCODER, MODULATOR, weightName, type MicroAstPart, type MicroAstWeights, type MicroConv, type MicroStep } from './microAst.ts';
+import { ADAIN_EPSILON, DECODER, ENCODER, MODULATOR, weightName, type MicroAstPart, type MicroAstWeights, type MicroConv, type MicroStep } from '../../src/microAst.ts';
 
 /** OIHW [out, in/groups, k, k] grouped kernel → dense HWIO [k, k, in, out]. */
 function denseKernel(w: Float32Array, c: MicroConv): tf.Tensor4D {

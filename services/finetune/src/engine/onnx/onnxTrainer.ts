@@ -5,7 +5,7 @@
  */
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { variableShapes, type StyleNetWeights } from '@nst/common';
+import { variableShapes, type StyleNetWeights } from '@nst/network';
 import type { LossParts } from '../../training/perceptualLoss.ts';
 import { STYLE_LAYERS } from '../../training/perceptualLoss.ts';
 import { batches, type TrainingHooks, type TrainingInput, type TrainingOutput } from '../../training/trainer.ts';

@@ -9,7 +9,7 @@
  * `loss_content`, `loss_tv`, `loss_total` (weighted, means over the batch) and, unless
  * built for evaluation only, `grad_<weight>` for each weight.
  */
-import { INSTANCE_NORM_EPSILON, OUTPUT_OFFSET, OUTPUT_SCALE, STYLE_NET, variableShapes, type Block, type ConvLayer } from '@nst/common';
+import { INSTANCE_NORM_EPSILON, OUTPUT_OFFSET, OUTPUT_SCALE, STYLE_NET, variableShapes, type Block, type ConvLayer } from '@nst/network';
 import { CONTENT_LAYER, STYLE_LAYERS, type LossWeights } from '../../training/perceptualLoss.ts';
 import { VGG19_LAYERS, type VggLayer, type VggWeights } from '../../training/vgg19.ts';
 import { TrainingGraph, type Value } from './graph.ts';
