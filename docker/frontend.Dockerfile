@@ -13,6 +13,8 @@ RUN npm install -g --no-fund --no-audit "pnpm@${PNPM_VERSION}"
 WORKDIR /src
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
 COPY services/common/package.json services/common/
+COPY services/contracts/package.json services/contracts/
+COPY services/network/package.json services/network/
 COPY services/gateway/package.json services/gateway/
 COPY services/inference/package.json services/inference/
 COPY services/finetune/package.json services/finetune/

@@ -4,8 +4,9 @@
 #   docker build -f docker/node.Dockerfile --build-arg SERVICE=inference -t nst/inference .
 #   docker build -f docker/node.Dockerfile --build-arg SERVICE=finetune  -t nst/finetune .
 # Stage "deps" installs ONE service's production dependencies with `pnpm deploy`
-# (workspace packages such as @nst/common are copied in, dev dependencies are left out);
-# the final stage carries only that folder, runs as a non-root user and checks /health.
+# (workspace packages such as @nst/common are copied in, dev dependencies are left out): the
+# gateway gets no ONNX runtime and no TF.js, inference no TF.js (tests/deploy/deploymentUnits).
+# The final stage carries only that folder, runs as a non-root user and checks /health.
 
 ARG NODE_IMAGE=node:20.20-bookworm-slim
 
@@ -19,6 +20,8 @@ WORKDIR /src
 # Manifests first so the dependency layer is cached across source-only changes.
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
 COPY services/common/package.json services/common/
+COPY services/contracts/package.json services/contracts/
+COPY services/network/package.json services/network/
 COPY services/gateway/package.json services/gateway/
 COPY services/inference/package.json services/inference/
 COPY services/finetune/package.json services/finetune/
@@ -26,8 +29,9 @@ COPY frontend/package.json frontend/
 RUN pnpm fetch --prod
 COPY services/ services/
 COPY scripts/models-pull.ts scripts/
+# The seeding script imports the networks: it goes into the images that carry them.
 RUN pnpm --filter "@nst/${SERVICE}" deploy --prod --prefer-offline /app \
- && mkdir -p /app/scripts && cp scripts/models-pull.ts /app/scripts/
+ && if [ -d /app/node_modules/@nst/network ]; then mkdir -p /app/scripts && cp scripts/models-pull.ts /app/scripts/; fi
 # The fine-tuning image trains with TensorFlow.js' native backend: @tensorflow/tfjs-node is an
 # optional dependency of the fine-tuning package (lockfile version, deployed above). Its build
 # script, which downloads libtensorflow, is off in pnpm-workspace.yaml (allowBuilds) so installs

@@ -309,9 +309,13 @@ describe('images', () => {
       if (svc !== 'finetune' || existsSync(rel('services/finetune/src/main.ts'))) expect(existsSync(rel('services', svc, 'src/main.ts')), svc).toBe(true);
     }
     // The image's package manifests are all copied before `pnpm fetch`.
-    for (const d of readdirSync(rel('services'))) if (existsSync(rel('services', d, 'package.json'))) expect(dockerfile).toContain(`COPY services/${d}/package.json services/${d}/`);
-    // models-pull runs the repository script inside the inference image.
+    for (const d of readdirSync(rel('services'))) {
+      if (!existsSync(rel('services', d, 'package.json'))) continue;
+      for (const f of ['docker/node.Dockerfile', 'docker/frontend.Dockerfile']) expect(readText(f), f).toContain(`COPY services/${d}/package.json services/${d}/`);
+    }
+    // models-pull runs the repository script inside the inference image, which carries the networks it imports.
     expect(compose['models-pull']!.build!.args!.SERVICE).toBe('inference');
+    expect(dockerfile).toMatch(/if \[ -d \/app\/node_modules\/@nst\/network \]; then .*cp scripts\/models-pull\.ts/);
     expect(existsSync(rel('scripts/models-pull.ts'))).toBe(true);
   });
 

@@ -21,16 +21,24 @@ afterAll(async () => {
 });
 
 
-/** `pnpm --filter @nst/<service> deploy --prod <dir>` plus the models-pull script, as the image's deps stage. */
+/** `pnpm --filter @nst/<service> deploy --prod <dir>` plus the models-pull script where the networks are, as the image's deps stage. */
 async function deploy(service: string): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), `nst-image-${service}-`));
   work.push(dir);
   const app = path.join(dir, 'app');
   await runOk('pnpm', ['--filter', `@nst/${service}`, 'deploy', '--prod', '--prefer-offline', app], { timeoutMs: 170_000 });
-  await mkdir(path.join(app, 'scripts'), { recursive: true });
-  await cp(rel('scripts/models-pull.ts'), path.join(app, 'scripts/models-pull.ts'));
+  if (existsSync(path.join(app, 'node_modules/@nst/network'))) {
+    await mkdir(path.join(app, 'scripts'), { recursive: true });
+    await cp(rel('scripts/models-pull.ts'), path.join(app, 'scripts/models-pull.ts'));
+  }
   return app;
 }
+
+/** Package folders under the deployed node_modules/.pnpm whose names start with one of these. */
+async function installedMatching(app: string, prefixes: string[]): Promise<string[]> {
+  return (await readdir(path.join(app, 'node_modules/.pnpm'))).filter((p) => prefixes.some((x) => p.startsWith(x)));
+}
+const RUNTIMES = ['onnxruntime-', '@tensorflow+'];
 
 async function startAndProbe(cwd: string, env: Record<string, string>, port: number): Promise<{ status: number; body: unknown; logs: string }> {
   const child = spawn(tsx, ['src/main.ts'], { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -63,6 +71,8 @@ describe('one service per image: pnpm deploy --prod, then run from that folder a
     const installed = await readdir(path.join(app, 'node_modules/.pnpm'));
     for (const dev of ['vitest', 'eslint', 'typescript@', 'esbuild', 'playwright-core']) expect(installed.some((p) => p.startsWith(dev)), `${dev} must not be in the image`).toBe(false);
     expect(existsSync(path.join(app, 'node_modules/@nst/common/src/index.ts'))).toBe(true);
+    expect(await installedMatching(app, ['onnxruntime-node@'])).toHaveLength(1);
+    expect(await installedMatching(app, ['@tensorflow+'])).toEqual([]);
 
     const storage = path.join(path.dirname(app), 'store');
     const port = await freePort();
@@ -77,8 +87,10 @@ describe('one service per image: pnpm deploy --prod, then run from that folder a
     expect((await readFile(path.join(storage, 'models/model1/latest.txt'), 'utf8')).trim()).toBe('model1_v1');
   });
 
-  it('gateway: starts from its own folder and answers /health', async () => {
+  it('gateway: neither onnxruntime nor TF.js, starts from its own folder and answers /health', async () => {
     const app = await deploy('gateway');
+    expect(await installedMatching(app, RUNTIMES)).toEqual([]);
+    expect(existsSync(path.join(app, 'node_modules/@nst/network'))).toBe(false);
     const port = await freePort();
     const storage = path.join(path.dirname(app), 'store');
     const r = await startAndProbe(app, { NST_STORAGE_DIR: storage, NST_HOST: '127.0.0.1', NST_GATEWAY_PORT: String(port), NST_SERVE_FRONTEND: 'false', NST_ADMIN_TOKEN: 'image-test-token-0123456789' }, port);
