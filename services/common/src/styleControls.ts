@@ -20,8 +20,6 @@ export interface StyleControls {
   preserveColors: boolean;
 }
 
-export const DEFAULT_STYLE_CONTROLS: StyleControls = { strength: 1, preserveColors: false };
-
 /** `strength` and `preserve_colors` as form or query fields (strings), validated once. */
 export const styleControlFields = z.object({
   strength: z

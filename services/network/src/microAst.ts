@@ -35,8 +35,6 @@ export const microAstFile = (part: MicroAstPart) => `${MICROAST_PREFIX}${part}_i
 
 /** AdaIN's epsilon, added to the (unbiased) variance. */
 export const ADAIN_EPSILON = 1e-5;
-/** Two stride-2 downsamplings and two ×2 upsamplings: sides must be multiples of 4. */
-export const MICROAST_SIZE_MULTIPLE = 4;
 /** Channels of the features the style is described by. */
 export const FEATURE_CHANNELS = 64;
 
@@ -105,7 +103,6 @@ export const DECODER = {
  */
 export const STYLE_CODE = ['style_mean_1', 'style_std_1', 'style_mean_2', 'style_std_2', 'filter_weight_1', 'filter_bias_1', 'filter_weight_2', 'filter_bias_2'] as const;
 export type StyleCodeName = (typeof STYLE_CODE)[number];
-export type StyleCode = Record<StyleCodeName, Float32Array>;
 
 /** Weights by `<part>.<key>.weight|bias`, float32, PyTorch layout. */
 export type MicroAstWeights = Map<string, Float32Array>;

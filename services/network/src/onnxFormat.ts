@@ -203,9 +203,3 @@ export function importOnnx(bytes: Uint8Array, net: readonly Block[] = STYLE_NET)
   return weights;
 }
 
-/** Metadata properties stored in an artefact. */
-export function readOnnxMetadata(bytes: Uint8Array): OnnxMetadata {
-  const model = onnx.ModelProto.decode(bytes);
-  return Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
-}
-
