@@ -9,11 +9,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { dataFolder, loadCheckpoint } from '@nst/common';
-import { BASE_PREFIX, decodeSquare, decodeStyle, listedPhotos } from '../services/finetune/src/training/dataset.ts';
-import { ENGINE_ENV } from '../services/finetune/src/engine/onnx/engineChoice.ts';
-import type { BackendOptions } from '../services/finetune/src/training/tfBackend.ts';
-import { trainInWorker } from '../services/finetune/src/training/trainInWorker.ts';
-import { loadVgg19Weights } from '../services/finetune/src/training/vgg19.ts';
+import { BASE_PREFIX, decodeSquare, decodeStyle, listedPhotos } from '../services/finetune/src/ml/dataset.ts';
+import { ENGINE_ENV } from '../services/finetune/src/engine/engineChoice.ts';
+import type { BackendOptions } from '../services/finetune/src/engine/tfBackend.ts';
+import { trainInWorker } from '../services/finetune/src/engine/trainInWorker.ts';
+import { loadVgg19Weights } from '../services/finetune/src/ml/vgg19.ts';
 
 export interface Row {
   image_size: number;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore, ReleaseOwner, dataFolder, feedbackEntrySchema, loadCheckpoint, type PlatformStore } from '@nst/common';
 import { PgStore } from '@nst/common/store/pgStore';
-import { publishVersion } from '../../services/finetune/src/publish.ts';
+import { publishVersion } from '../../services/finetune/src/jobs/publish.ts';
 import { getJson, postJson, stylize } from '../support/http.ts';
 import { publishVersionFromStyle } from '../support/models.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';

@@ -2,8 +2,8 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { booleanFlag, parseConfig, port, positiveInt, sharedEnv } from '@nst/common';
-import { k8sRunnerEnv } from './k8sJobLauncher.ts';
-import { FINETUNE_BACKENDS } from './training/tfBackend.ts';
+import { k8sRunnerEnv } from './jobs/kubernetesLauncher.ts';
+import { FINETUNE_BACKENDS } from './engine/tfBackend.ts';
 
 const schema = z.object({
   /** local: in-process worker threads; kubernetes: one batch/v1 Job per training run. */

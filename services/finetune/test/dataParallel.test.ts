@@ -5,10 +5,10 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '@nst/common';
-import { decodeSquare, decodeStyle } from '../src/training/dataset.ts';
-import { trainInWorker } from '../src/training/trainInWorker.ts';
-import type { TrainingInput } from '../src/training/trainer.ts';
-import { loadVgg19Weights } from '../src/training/vgg19.ts';
+import { decodeSquare, decodeStyle } from '../src/ml/dataset.ts';
+import { trainInWorker } from '../src/engine/trainInWorker.ts';
+import type { TrainingInput } from '../src/ml/trainingLoop.ts';
+import { loadVgg19Weights } from '../src/ml/vgg19.ts';
 
 const mirror = process.env.NST_DATA_MIRROR;
 

@@ -9,10 +9,10 @@ import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ONNX_INPUT, ONNX_OUTPUT, exportOnnx, importOnnx, loadCheckpoint } from '@nst/common';
 import { styleNetForward, weightsToTensors } from '@nst/common/network/tfStyleNet';
-import { decodeSquare, decodeStyle } from '../src/training/dataset.ts';
-import { initTrainingBackend } from '../src/training/tfBackend.ts';
-import { train } from '../src/training/trainer.ts';
-import { loadVgg19Weights } from '../src/training/vgg19.ts';
+import { decodeSquare, decodeStyle } from '../src/ml/dataset.ts';
+import { initTrainingBackend } from '../src/engine/tfBackend.ts';
+import { train } from '../src/ml/trainingLoop.ts';
+import { loadVgg19Weights } from '../src/ml/vgg19.ts';
 
 const mirror = process.env.NST_DATA_MIRROR;
 

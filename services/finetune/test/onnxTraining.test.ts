@@ -10,12 +10,12 @@ import { describe, expect, it } from 'vitest';
 import { ONNX_INPUT, ONNX_OUTPUT, exportOnnx, loadCheckpoint } from '@nst/common';
 import { styleNetForward, weightsToTensors } from '@nst/common/network/tfStyleNet';
 import { Adam } from '../src/engine/onnx/adam.ts';
-import { usesOnnxEngine } from '../src/engine/onnx/engineChoice.ts';
+import { usesOnnxEngine } from '../src/engine/engineChoice.ts';
 import { onnxMicroBatch, trainOnnx } from '../src/engine/onnx/onnxTrainer.ts';
-import { decodeSquare, decodeStyle } from '../src/training/dataset.ts';
-import { initTrainingBackend } from '../src/training/tfBackend.ts';
-import { trainInWorker } from '../src/training/trainInWorker.ts';
-import { loadVgg19Weights } from '../src/training/vgg19.ts';
+import { decodeSquare, decodeStyle } from '../src/ml/dataset.ts';
+import { initTrainingBackend } from '../src/engine/tfBackend.ts';
+import { trainInWorker } from '../src/engine/trainInWorker.ts';
+import { loadVgg19Weights } from '../src/ml/vgg19.ts';
 
 const mirror = process.env.NST_DATA_MIRROR;
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelStore, loadCheckpoint, pullPretrained, type StyleNetWeights } from '@nst/common';
-import { publishVersion, qualityGate } from '../src/publish.ts';
+import { publishVersion, qualityGate } from '../src/jobs/publish.ts';
 
 const mirror = process.env.NST_DATA_MIRROR;
 let dir: string;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelStore, pullPretrained } from '@nst/common';
-import { buildFinetuneApp, type FinetuneApp } from '../src/app.ts';
+import { buildFinetuneApp, type FinetuneApp } from '../src/http/app.ts';
 import { loadFinetuneConfig } from '../src/config.ts';
 
 const mirror = process.env.NST_DATA_MIRROR;

@@ -5,8 +5,8 @@
  * (a Kubernetes Job) is followed again.
  */
 import { randomUUID } from 'node:crypto';
-import type { LossParts } from '../training/perceptualLoss.ts';
-import { TrainingCancelledError } from '../training/trainInWorker.ts';
+import type { LossParts } from '../ml/perceptualLoss.ts';
+import { TrainingCancelledError } from '../engine/trainInWorker.ts';
 import type { JobRecords } from '@nst/common';
 
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'] as const;

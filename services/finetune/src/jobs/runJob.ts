@@ -1,12 +1,12 @@
 /** One fine-tuning job from prepared inputs to a published version. */
 import { readFile } from 'node:fs/promises';
 import { ModelStore, importOnnx, type DataLocation } from '@nst/common';
-import { publishVersion } from '../publish.ts';
-import { datasetHash, decodeAll, decodeStyle } from '../training/dataset.ts';
-import { trainInWorker } from '../training/trainInWorker.ts';
-import type { BackendOptions } from '../training/tfBackend.ts';
-import { loadVgg19Weights } from '../training/vgg19.ts';
-import { CONTENT_LAYER, STYLE_LAYERS } from '../training/perceptualLoss.ts';
+import { publishVersion } from './publish.ts';
+import { datasetHash, decodeAll, decodeStyle } from '../ml/dataset.ts';
+import { trainInWorker } from '../engine/trainInWorker.ts';
+import type { BackendOptions } from '../engine/tfBackend.ts';
+import { loadVgg19Weights } from '../ml/vgg19.ts';
+import { CONTENT_LAYER, STYLE_LAYERS } from '../ml/perceptualLoss.ts';
 import type { Job, JobResult } from './jobQueue.ts';
 import type { PreparedJob } from './prepare.ts';
 

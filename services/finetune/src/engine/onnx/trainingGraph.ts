@@ -10,8 +10,8 @@
  * built for evaluation only, `grad_<weight>` for each weight.
  */
 import { INSTANCE_NORM_EPSILON, OUTPUT_OFFSET, OUTPUT_SCALE, STYLE_NET, variableShapes, type Block, type ConvLayer } from '@nst/common';
-import { CONTENT_LAYER, STYLE_LAYERS, type LossWeights } from '../../training/perceptualLoss.ts';
-import { VGG19_LAYERS, type VggLayer, type VggWeights } from '../../training/vgg19.ts';
+import { CONTENT_LAYER, STYLE_LAYERS, type LossWeights } from '../../ml/perceptualLoss.ts';
+import { VGG19_LAYERS, type VggLayer, type VggWeights } from '../../ml/vgg19.ts';
 import { TrainingGraph, type Value } from './graph.ts';
 
 export const PHOTOS = 'photos';

@@ -2,9 +2,9 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { usesOnnxEngine } from '../engine/onnx/engineChoice.ts';
+import { usesOnnxEngine } from './engineChoice.ts';
 import type { BackendInfo, BackendOptions } from './tfBackend.ts';
-import type { StepReport, TrainingHooks, TrainingInput, TrainingOutput } from './trainer.ts';
+import type { StepReport, TrainingHooks, TrainingInput, TrainingOutput } from '../ml/trainingLoop.ts';
 
 export type WorkerMessage =
   | ({ type: 'backend'; workers: number } & BackendInfo)

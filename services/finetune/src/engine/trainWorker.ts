@@ -9,11 +9,11 @@
  * this worker on onnxruntime's own threads.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { usesOnnxEngine } from '../engine/onnx/engineChoice.ts';
-import { onnxEngineInfo, trainOnnx } from '../engine/onnx/onnxTrainer.ts';
+import { usesOnnxEngine } from './engineChoice.ts';
+import { onnxEngineInfo, trainOnnx } from './onnx/onnxTrainer.ts';
 import { WorkerGradientPeer } from './gradientPeer.ts';
 import { initTrainingBackend, type BackendOptions } from './tfBackend.ts';
-import { train, type TrainingHooks, type TrainingInput, type TrainingOutput } from './trainer.ts';
+import { train, type TrainingHooks, type TrainingInput, type TrainingOutput } from '../ml/trainingLoop.ts';
 import type { WorkerMessage } from './trainInWorker.ts';
 
 const { input, backend } = workerData as { input: TrainingInput; backend: BackendOptions };

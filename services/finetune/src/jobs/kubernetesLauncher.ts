@@ -17,7 +17,7 @@
 import { readFileSync } from 'node:fs';
 import { BatchV1Api, CoreV1Api, KubeConfig, Watch, type V1Job } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { TRAINING_ENVELOPE_ENV, encodeEnvelope, type TrainingEnvelopeInput } from './jobs/envelope.ts';
+import { TRAINING_ENVELOPE_ENV, encodeEnvelope, type TrainingEnvelopeInput } from './envelope.ts';
 
 export const TRAINING_RUNNERS = ['local', 'kubernetes'] as const;
 export type TrainingRunner = (typeof TRAINING_RUNNERS)[number];

@@ -2,7 +2,7 @@
 import { Worker } from 'node:worker_threads';
 import type { TensorWeights } from '@nst/common/network/tfStyleNet';
 import type { HelperReply, HelperRequest } from './gradientWorker.ts';
-import type { GradientPeer, TrainingInput } from './trainer.ts';
+import type { GradientPeer, TrainingInput } from '../ml/trainingLoop.ts';
 import { workerBootstrap } from './trainInWorker.ts';
 
 export class WorkerGradientPeer implements GradientPeer {

@@ -6,9 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import { ModelStore, exportOnnx, releaseOwnerFor, type ModelCard, type ReleaseOwner, type StyleNetWeights } from '@nst/common';
-import type { JobResult } from './jobs/jobQueue.ts';
-import type { PublishMode } from './jobs/request.ts';
-import type { LossParts } from './training/perceptualLoss.ts';
+import type { JobResult } from './jobQueue.ts';
+import type { PublishMode } from './request.ts';
+import type { LossParts } from '../ml/perceptualLoss.ts';
 
 export interface GateDecision {
   passed: boolean;

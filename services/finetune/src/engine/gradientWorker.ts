@@ -6,10 +6,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { weightsToTensors } from '@nst/common/network/tfStyleNet';
-import { styleTargets } from './perceptualLoss.ts';
+import { styleTargets } from '../ml/perceptualLoss.ts';
 import { initTrainingBackend } from './tfBackend.ts';
-import { batchGradients, type TrainingInput } from './trainer.ts';
-import { Vgg19 } from './vgg19.ts';
+import { batchGradients, type TrainingInput } from '../ml/trainingLoop.ts';
+import { Vgg19 } from '../ml/vgg19.ts';
 
 export type HelperRequest = { weights: Map<string, Float32Array>; indices: number[]; share: number };
 export type HelperReply =
