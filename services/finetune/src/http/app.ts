@@ -70,7 +70,7 @@ export async function buildFinetuneApp(config: FinetuneConfig): Promise<Finetune
 
   // Locally, worker threads in this process; in a cluster, one Kubernetes Job per run.
   const launcher = config.NST_TRAINING_RUNNER === 'kubernetes' ? KubernetesJobLauncher.fromEnv() : null;
-  const backend = { prefer: config.NST_FINETUNE_BACKEND, threads: config.NST_FINETUNE_THREADS, dataParallel: config.NST_FINETUNE_DATA_PARALLEL };
+  const backend = { prefer: config.NST_FINETUNE_BACKEND, threads: config.NST_FINETUNE_THREADS };
   const runner: JobRunner<PreparedJob> = launcher
     ? kubernetesRunner(launcher, config.NST_STORAGE_DIR)
     : (job, signal) => runJob(job, signal, { store, loc, backend, log: app.log, onStepSeconds: (m, s) => stepSeconds.labels(m).observe(s) });

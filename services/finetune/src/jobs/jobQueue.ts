@@ -63,8 +63,8 @@ export class QueueShutdown extends Error {
 /** Thrown by a runner that stopped following a run which goes on without this process. */
 export class RunDetachedError extends Error {}
 
-export const INTERRUPTED_BY_SHUTDOWN = 'the fine-tuning service stopped while this job ran in its process; POST /jobs/:id/retry runs it again';
-export const INTERRUPTED_BY_CRASH = 'the fine-tuning service died while this job ran in its process; POST /jobs/:id/retry runs it again';
+const INTERRUPTED_BY_SHUTDOWN = 'the fine-tuning service stopped while this job ran in its process; POST /jobs/:id/retry runs it again';
+const INTERRUPTED_BY_CRASH = 'the fine-tuning service died while this job ran in its process; POST /jobs/:id/retry runs it again';
 
 export interface JobQueueOptions<P> {
   maxQueued: number;

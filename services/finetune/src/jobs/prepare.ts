@@ -9,7 +9,7 @@ import { BASE_PREFIX, HELDOUT_PREFIX, curatedUploads, listedPhotos, looksDecodab
 import { VggWeightsError, vgg19Folder } from '../ml/vgg19.ts';
 import { stepsFor, type FinetuneRequest } from './request.ts';
 
-export const MAX_STEPS = 100_000;
+const MAX_STEPS = 100_000;
 
 export interface PreparedJob {
   request: FinetuneRequest;

@@ -64,10 +64,7 @@ export async function runJob(job: Job<PreparedJob>, signal: AbortSignal, ctx: Ru
     {
       onBackend: (info) => {
         backendReason = info.reason;
-        job.backend =
-          info.workers > 1
-            ? `${info.backend} (${info.workers} data-parallel workers × ${info.threads} thread)`
-            : `${info.backend} (${info.threads} thread${info.threads === 1 ? '' : 's'})`;
+        job.backend = `${info.backend} (${info.threads} thread${info.threads === 1 ? '' : 's'})`;
         ctx.log?.info({ nst: { event: 'training_backend', model: p.spec.name, job: { id: job.id }, backend: info.backend } }, `training backend ${job.backend}: ${info.reason}`);
       },
       onPhase: (phase) => {

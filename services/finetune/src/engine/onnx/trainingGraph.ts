@@ -86,7 +86,7 @@ function block(g: TrainingGraph, x: Value, b: Block, weights: Map<string, Value>
 }
 
 /** The style network on NCHW 0..255 input → NCHW 0..255 output. */
-export function styleNetGraph(g: TrainingGraph, x: Value, weights: Map<string, Value>, net: readonly Block[] = STYLE_NET): Value {
+function styleNetGraph(g: TrainingGraph, x: Value, weights: Map<string, Value>, net: readonly Block[] = STYLE_NET): Value {
   let y = x;
   for (const b of net) y = block(g, y, b, weights);
   return g.outputHead(y, OUTPUT_SCALE, OUTPUT_OFFSET, 0, 255);
