@@ -10,16 +10,16 @@ import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { dataFolder } from '@nst/common';
 import { loadCheckpoint } from '@nst/network';
-import { BASE_PREFIX, decodeSquare, decodeStyle, listedPhotos } from '../services/finetune/src/training/dataset.ts';
-import { ENGINE_ENV } from '../services/finetune/src/engine/onnx/engineChoice.ts';
-import type { BackendOptions } from '../services/finetune/src/training/tfBackend.ts';
-import { trainInWorker } from '../services/finetune/src/training/trainInWorker.ts';
-import { loadVgg19Weights } from '../services/finetune/src/training/vgg19.ts';
+import { BASE_PREFIX, decodeSquare, decodeStyle, listedPhotos } from '../services/finetune/src/ml/dataset.ts';
+import { ENGINE_ENV } from '../services/finetune/src/engine/engineChoice.ts';
+import type { BackendOptions } from '../services/finetune/src/engine/tfBackend.ts';
+import { trainInWorker } from '../services/finetune/src/engine/trainInWorker.ts';
+import { loadVgg19Weights } from '../services/finetune/src/ml/vgg19.ts';
 
 export interface Row {
   image_size: number;
   batch_size: number;
-  /** e.g. "onnx (2 threads)", "wasm (2 threads)" or "wasm (2 data-parallel workers × 1 thread)". */
+  /** e.g. "onnx (2 threads)" or "wasm (2 threads)". */
   backend: string;
   /** Median over the measured steps (the first, warm-up step excluded). */
   seconds_per_step: number;
@@ -58,7 +58,6 @@ async function withPeakRss<T>(fn: () => Promise<T>): Promise<{ result: T; peakMi
 export async function benchFinetune(opts: { print?: boolean } = {}): Promise<Row[]> {
   const loc = { mirror: process.env.NST_DATA_MIRROR || undefined, cacheDir: path.resolve('.tmp/bench-data') };
   const threads = Number(process.env.NST_FINETUNE_THREADS) || availableParallelism();
-  const dataParallel = process.env.NST_FINETUNE_DATA_PARALLEL === 'true';
   const styleDir = path.join(await dataFolder('models/fast-style/wave/', loc), 'models/fast-style/wave');
   const weights = await loadCheckpoint(styleDir);
   const vgg = await loadVgg19Weights(loc);
@@ -82,10 +81,10 @@ export async function benchFinetune(opts: { print?: boolean } = {}): Promise<Row
             heldOut: [],
             params: { steps: c.steps, batchSize: c.batch, imageSize: c.size, learningRate: 1e-3, weights: { style: 100, content: 7.5, tv: 200 }, seed: 1 },
           },
-          { ...engine.backend, threads, dataParallel },
+          { ...engine.backend, threads },
           {
             onBackend: (i) => {
-              backend = i.workers > 1 ? `${i.backend} (${i.workers} data-parallel workers × ${i.threads} thread)` : `${i.backend} (${i.threads} threads)`;
+              backend = `${i.backend} (${i.threads} threads)`;
             },
             onStep: (r) => void process.stderr.write(`  ${engine.name} ${c.size}² batch ${c.batch}: step ${r.step}/${r.steps} ${r.seconds.toFixed(2)} s\n`),
           },

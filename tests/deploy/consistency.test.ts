@@ -12,7 +12,7 @@ import { parse } from 'yaml';
 import { DEFAULT_MODELS, MODEL_LIST, modelKind, modelListSchema } from '@nst/common';
 import { loadGatewayConfig } from '../../services/gateway/src/config.ts';
 import { loadInferenceConfig } from '../../services/inference/src/config.ts';
-import { k8sRunnerEnv } from '../../services/finetune/src/k8sJobLauncher.ts';
+import { k8sRunnerEnv } from '../../services/finetune/src/jobs/kubernetesLauncher.ts';
 import { byKind, find, kustomize, readText, rel, runOk, type K8sObject } from './tools.ts';
 
 type ComposeService = {

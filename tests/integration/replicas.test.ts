@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore, ReleaseOwner, dataFolder, feedbackEntrySchema, type PlatformStore } from '@nst/common';
 import { loadCheckpoint } from '@nst/network';
 import { PgStore } from '@nst/common/store/pgStore';
-import { publishVersion } from '../../services/finetune/src/publish.ts';
+import { publishVersion } from '../../services/finetune/src/jobs/publish.ts';
 import { getJson, postJson, stylize } from '../support/http.ts';
 import { publishVersionFromStyle } from '../support/models.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';

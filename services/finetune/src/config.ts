@@ -1,9 +1,9 @@
 /** The fine-tuning service's configuration, validated once at start-up. */
 import os from 'node:os';
 import { z } from 'zod';
-import { booleanFlag, parseConfig, port, positiveInt, sharedEnv } from '@nst/common';
-import { k8sRunnerEnv } from './k8sJobLauncher.ts';
-import { FINETUNE_BACKENDS } from './training/tfBackend.ts';
+import { parseConfig, port, positiveInt, sharedEnv } from '@nst/common';
+import { k8sRunnerEnv } from './jobs/kubernetesLauncher.ts';
+import { FINETUNE_BACKENDS } from './engine/tfBackend.ts';
 
 const schema = z.object({
   /** local: in-process worker threads; kubernetes: one batch/v1 Job per training run. */
@@ -16,8 +16,6 @@ const schema = z.object({
   NST_FINETUNE_BACKEND: z.enum(FINETUNE_BACKENDS).default('onnx'),
   /** Threads a training run uses (wasm backend); default every core. */
   NST_FINETUNE_THREADS: positiveInt(os.availableParallelism()),
-  /** Data-parallel workers instead of wasm threads for batches of 2+ (see tfBackend.ts). */
-  NST_FINETUNE_DATA_PARALLEL: booleanFlag(false),
   /** Jobs waiting behind the running one; more are refused with 429. */
   NST_FINETUNE_MAX_QUEUE: z.coerce.number().int().min(0).default(8),
   /** Finished jobs kept (in memory and in the platform store's job records) for GET /jobs. */

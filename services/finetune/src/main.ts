@@ -1,5 +1,5 @@
 import { ConfigError, closeOnSignals } from '@nst/common';
-import { buildFinetuneApp } from './app.ts';
+import { buildFinetuneApp } from './http/app.ts';
 import { loadFinetuneConfig } from './config.ts';
 
 try {

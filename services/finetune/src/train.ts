@@ -59,7 +59,7 @@ try {
   job.result = await runJob(prepared, abort.signal, {
     store,
     loc,
-    backend: { prefer: config.NST_FINETUNE_BACKEND, threads: config.NST_FINETUNE_THREADS, dataParallel: config.NST_FINETUNE_DATA_PARALLEL },
+    backend: { prefer: config.NST_FINETUNE_BACKEND, threads: config.NST_FINETUNE_THREADS },
     log,
   });
   job.phase = 'done';

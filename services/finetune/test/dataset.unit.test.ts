@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { curatedUploads, datasetHash, decodeAll, decodeSquare } from '../src/training/dataset.ts';
+import { curatedUploads, datasetHash, decodeAll, decodeSquare } from '../src/ml/dataset.ts';
 
 let dir: string;
 

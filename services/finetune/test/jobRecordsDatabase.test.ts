@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelStore, openPlatformStore, type PlatformStore } from '@nst/common';
 import { pullPretrained } from '@nst/network';
 import { startPostgres, type TestPostgres } from '../../../tests/support/postgres.ts';
-import { buildFinetuneApp, type FinetuneApp } from '../src/app.ts';
+import { buildFinetuneApp, type FinetuneApp } from '../src/http/app.ts';
 import { loadFinetuneConfig } from '../src/config.ts';
 
 const mirror = process.env.NST_DATA_MIRROR;

@@ -9,7 +9,7 @@ import { Job } from 'kubernetes-models/batch/v1';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createService } from '@nst/common';
 import { decodeEnvelope } from '../src/jobs/envelope.ts';
-import { KubernetesJobLauncher, buildTrainingJob, jobState, loadK8sRunnerSettings, trainingJobName, type JobTemplateConfig } from '../src/k8sJobLauncher.ts';
+import { KubernetesJobLauncher, buildTrainingJob, jobState, loadK8sRunnerSettings, trainingJobName, type JobTemplateConfig } from '../src/jobs/kubernetesLauncher.ts';
 
 const cfg: JobTemplateConfig = {
   namespace: 'nst-staging',

@@ -10,10 +10,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ONNX_INPUT, ONNX_OUTPUT } from '@nst/common';
 import { exportOnnx, importOnnx, loadCheckpoint } from '@nst/network';
 import { styleNetForward, weightsToTensors } from '../src/ml/tfStyleNet.ts';
-import { decodeSquare, decodeStyle } from '../src/training/dataset.ts';
-import { initTrainingBackend } from '../src/training/tfBackend.ts';
-import { train } from '../src/training/trainer.ts';
-import { loadVgg19Weights } from '../src/training/vgg19.ts';
+import { decodeSquare, decodeStyle } from '../src/ml/dataset.ts';
+import { initTrainingBackend } from '../src/engine/tfBackend.ts';
+import { train } from '../src/ml/trainingLoop.ts';
+import { loadVgg19Weights } from '../src/ml/vgg19.ts';
 
 const mirror = process.env.NST_DATA_MIRROR;
 

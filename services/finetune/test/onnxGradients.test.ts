@@ -12,10 +12,10 @@ import { loadCheckpoint, variableShapes } from '@nst/network';
 import { styleNetForward, weightsToTensors } from '../src/ml/tfStyleNet.ts';
 import { TrainingGraph, type Value, type WeightGradientMethod } from '../src/engine/onnx/graph.ts';
 import { LOSS_OUTPUTS, PHOTOS, buildTrainingGraph, gradOutput, gramInput } from '../src/engine/onnx/trainingGraph.ts';
-import { decodeSquare, decodeStyle } from '../src/training/dataset.ts';
-import { STYLE_LAYERS, contentTarget, gram, perceptualLoss, styleTargets, totalVariation } from '../src/training/perceptualLoss.ts';
-import { initTrainingBackend } from '../src/training/tfBackend.ts';
-import { Vgg19, loadVgg19Weights } from '../src/training/vgg19.ts';
+import { decodeSquare, decodeStyle } from '../src/ml/dataset.ts';
+import { STYLE_LAYERS, contentTarget, gram, perceptualLoss, styleTargets, totalVariation } from '../src/ml/perceptualLoss.ts';
+import { initTrainingBackend } from '../src/engine/tfBackend.ts';
+import { Vgg19, loadVgg19Weights } from '../src/ml/vgg19.ts';
 
 const mirror = process.env.NST_DATA_MIRROR;
 const NCHW = [0, 3, 1, 2];

@@ -11,12 +11,12 @@ import { ONNX_INPUT, ONNX_OUTPUT } from '@nst/common';
 import { exportOnnx, loadCheckpoint } from '@nst/network';
 import { styleNetForward, weightsToTensors } from '../src/ml/tfStyleNet.ts';
 import { Adam } from '../src/engine/onnx/adam.ts';
-import { usesOnnxEngine } from '../src/engine/onnx/engineChoice.ts';
+import { usesOnnxEngine } from '../src/engine/engineChoice.ts';
 import { onnxMicroBatch, trainOnnx } from '../src/engine/onnx/onnxTrainer.ts';
-import { decodeSquare, decodeStyle } from '../src/training/dataset.ts';
-import { initTrainingBackend } from '../src/training/tfBackend.ts';
-import { trainInWorker } from '../src/training/trainInWorker.ts';
-import { loadVgg19Weights } from '../src/training/vgg19.ts';
+import { decodeSquare, decodeStyle } from '../src/ml/dataset.ts';
+import { initTrainingBackend } from '../src/engine/tfBackend.ts';
+import { trainInWorker } from '../src/engine/trainInWorker.ts';
+import { loadVgg19Weights } from '../src/ml/vgg19.ts';
 
 const mirror = process.env.NST_DATA_MIRROR;
 

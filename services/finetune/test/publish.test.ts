@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelStore } from '@nst/common';
 import { loadCheckpoint, pullPretrained, type StyleNetWeights } from '@nst/network';
-import { publishVersion, qualityGate } from '../src/publish.ts';
+import { publishVersion, qualityGate } from '../src/jobs/publish.ts';
 
 const mirror = process.env.NST_DATA_MIRROR;
 let dir: string;

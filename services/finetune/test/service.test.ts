@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelStore } from '@nst/common';
 import { pullPretrained } from '@nst/network';
-import { buildFinetuneApp, type FinetuneApp } from '../src/app.ts';
+import { buildFinetuneApp, type FinetuneApp } from '../src/http/app.ts';
 import { loadFinetuneConfig } from '../src/config.ts';
 
 const mirror = process.env.NST_DATA_MIRROR;

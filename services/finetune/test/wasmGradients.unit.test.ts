@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initTrainingBackend } from '../src/training/tfBackend.ts';
+import { initTrainingBackend } from '../src/engine/tfBackend.ts';
 
 function maxRelError(a: Float32Array, b: Float32Array): number {
   let scale = 0;

@@ -1,6 +1,6 @@
 /**
  * The contract between the fine-tuning service and a training run in its own Kubernetes Job:
- * the JSON in NST_TRAINING_JOB. The launcher (k8sJobLauncher.ts) encodes it, the Job's entry
+ * the JSON in NST_TRAINING_JOB. The launcher (kubernetesLauncher.ts) encodes it, the Job's entry
  * point (train.ts) decodes it; both through this one schema.
  */
 import { z } from 'zod';

@@ -11,7 +11,7 @@ import type { Job } from './jobQueue.ts';
 export const PROGRESS_FIELDS = ['phase', 'step', 'steps', 'loss_history', 'seconds_per_step', 'eta_seconds', 'backend', 'result', 'error'] as const;
 export type JobProgress = Partial<Pick<Job, (typeof PROGRESS_FIELDS)[number]>>;
 
-export const progressFile = (storageDir: string, id: string) => path.join(storageDir, 'training-jobs', `${path.basename(id)}.json`);
+const progressFile = (storageDir: string, id: string) => path.join(storageDir, 'training-jobs', `${path.basename(id)}.json`);
 
 export async function writeProgress(storageDir: string, job: Job): Promise<void> {
   const snapshot = Object.fromEntries(PROGRESS_FIELDS.map((k) => [k, job[k]]));

@@ -5,8 +5,8 @@
  * (a Kubernetes Job) is followed again.
  */
 import { randomUUID } from 'node:crypto';
-import type { LossParts } from '../training/perceptualLoss.ts';
-import { TrainingCancelledError } from '../training/trainInWorker.ts';
+import type { LossParts } from '../ml/perceptualLoss.ts';
+import { TrainingCancelledError } from '../engine/trainInWorker.ts';
 import type { JobRecords } from '@nst/common';
 
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'] as const;
@@ -63,8 +63,8 @@ export class QueueShutdown extends Error {
 /** Thrown by a runner that stopped following a run which goes on without this process. */
 export class RunDetachedError extends Error {}
 
-export const INTERRUPTED_BY_SHUTDOWN = 'the fine-tuning service stopped while this job ran in its process; POST /jobs/:id/retry runs it again';
-export const INTERRUPTED_BY_CRASH = 'the fine-tuning service died while this job ran in its process; POST /jobs/:id/retry runs it again';
+const INTERRUPTED_BY_SHUTDOWN = 'the fine-tuning service stopped while this job ran in its process; POST /jobs/:id/retry runs it again';
+const INTERRUPTED_BY_CRASH = 'the fine-tuning service died while this job ran in its process; POST /jobs/:id/retry runs it again';
 
 export interface JobQueueOptions<P> {
   maxQueued: number;

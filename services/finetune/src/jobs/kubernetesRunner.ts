@@ -6,7 +6,7 @@
  * following (RunDetachedError) and never deletes it; a restarted service resumes the job
  * (`resumed`) and follows the same Job to its end. Only a cancellation deletes it.
  */
-import { trainingJobName, type KubernetesJobLauncher } from '../k8sJobLauncher.ts';
+import { trainingJobName, type KubernetesJobLauncher } from './kubernetesLauncher.ts';
 import { PROGRESS_FIELDS, readProgress } from './jobProgress.ts';
 import { QueueShutdown, RunDetachedError, type Job, type JobResult, type JobRunner } from './jobQueue.ts';
 import type { PreparedJob } from './prepare.ts';

@@ -5,11 +5,11 @@
  */
 import { access } from 'node:fs/promises';
 import { DataFileError, HttpError, ModelStore, modelKind, type DataLocation, type ModelSpec } from '@nst/common';
-import { BASE_PREFIX, HELDOUT_PREFIX, curatedUploads, listedPhotos, looksDecodable, type CuratedSet, type ImageFile } from '../training/dataset.ts';
-import { VggWeightsError, vgg19Folder } from '../training/vgg19.ts';
+import { BASE_PREFIX, HELDOUT_PREFIX, curatedUploads, listedPhotos, looksDecodable, type CuratedSet, type ImageFile } from '../ml/dataset.ts';
+import { VggWeightsError, vgg19Folder } from '../ml/vgg19.ts';
 import { stepsFor, type FinetuneRequest } from './request.ts';
 
-export const MAX_STEPS = 100_000;
+const MAX_STEPS = 100_000;
 
 export interface PreparedJob {
   request: FinetuneRequest;

@@ -2,12 +2,12 @@
 import { readFile } from 'node:fs/promises';
 import { ModelStore, type DataLocation } from '@nst/common';
 import { importOnnx } from '@nst/network';
-import { publishVersion } from '../publish.ts';
-import { datasetHash, decodeAll, decodeStyle } from '../training/dataset.ts';
-import { trainInWorker } from '../training/trainInWorker.ts';
-import type { BackendOptions } from '../training/tfBackend.ts';
-import { loadVgg19Weights } from '../training/vgg19.ts';
-import { CONTENT_LAYER, STYLE_LAYERS } from '../training/perceptualLoss.ts';
+import { publishVersion } from './publish.ts';
+import { datasetHash, decodeAll, decodeStyle } from '../ml/dataset.ts';
+import { trainInWorker } from '../engine/trainInWorker.ts';
+import type { BackendOptions } from '../engine/tfBackend.ts';
+import { loadVgg19Weights } from '../ml/vgg19.ts';
+import { CONTENT_LAYER, STYLE_LAYERS } from '../ml/perceptualLoss.ts';
 import type { Job, JobResult } from './jobQueue.ts';
 import type { PreparedJob } from './prepare.ts';
 
@@ -65,10 +65,7 @@ export async function runJob(job: Job<PreparedJob>, signal: AbortSignal, ctx: Ru
     {
       onBackend: (info) => {
         backendReason = info.reason;
-        job.backend =
-          info.workers > 1
-            ? `${info.backend} (${info.workers} data-parallel workers × ${info.threads} thread)`
-            : `${info.backend} (${info.threads} thread${info.threads === 1 ? '' : 's'})`;
+        job.backend = `${info.backend} (${info.threads} thread${info.threads === 1 ? '' : 's'})`;
         ctx.log?.info({ nst: { event: 'training_backend', model: p.spec.name, job: { id: job.id }, backend: info.backend } }, `training backend ${job.backend}: ${info.reason}`);
       },
       onPhase: (phase) => {

@@ -38,13 +38,13 @@ interface TapeEntry {
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** TensorFlow 'SAME' padding of one spatial axis: [begin, end] (the odd pixel at the end). */
-export function samePads(input: number, kernel: number, stride: number): [number, number] {
+function samePads(input: number, kernel: number, stride: number): [number, number] {
   const out = Math.ceil(input / stride);
   const total = Math.max((out - 1) * stride + kernel - input, 0);
   return [Math.floor(total / 2), total - Math.floor(total / 2)];
 }
 
-export const attr = {
+const attr = {
   ints: (name: string, ints: number[]): Attr => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints }),
   int: (name: string, i: number): Attr => ({ name, type: onnx.AttributeProto.AttributeType.INT, i }),
   float: (name: string, f: number): Attr => ({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f }),
@@ -65,7 +65,7 @@ export interface WeightGradientLayer {
  * output layer (32→3) shifts its 3-channel dy instead (2.5–4× faster than the Conv, 6×
  * than im2col) and the input layer (3→32) runs as one batch-swapped Conv (even or better).
  */
-export function fastestWeightGradient(l: WeightGradientLayer): WeightGradientMethod {
+function fastestWeightGradient(l: WeightGradientLayer): WeightGradientMethod {
   if (l.kernel < 5) return 'im2col';
   return l.stride === 1 && l.outChannels < l.inChannels ? 'shift-dy' : 'conv';
 }

@@ -1,14 +1,14 @@
 /**
- * The training loop on onnxruntime: the same recipe as training/trainer.ts (batch order,
+ * The training loop on onnxruntime: the same recipe as ml/trainingLoop.ts (batch order,
  * loss, Adam, held-out evaluation) with the forward and backward pass of each micro-batch
  * in one session.run of the generated training graph.
  */
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { variableShapes, type StyleNetWeights } from '@nst/network';
-import type { LossParts } from '../../training/perceptualLoss.ts';
-import { STYLE_LAYERS } from '../../training/perceptualLoss.ts';
-import { batches, type TrainingHooks, type TrainingInput, type TrainingOutput } from '../../training/trainer.ts';
+import type { LossParts } from '../../ml/perceptualLoss.ts';
+import { STYLE_LAYERS } from '../../ml/perceptualLoss.ts';
+import { batches, type TrainingHooks, type TrainingInput, type TrainingOutput } from '../../ml/trainingLoop.ts';
 import { Adam } from './adam.ts';
 import { LOSS_OUTPUTS, PHOTOS, STYLE_IMAGE, buildStyleGramGraph, buildTrainingGraph, gradOutput, gramInput } from './trainingGraph.ts';
 

@@ -10,8 +10,8 @@
  * built for evaluation only, `grad_<weight>` for each weight.
  */
 import { INSTANCE_NORM_EPSILON, OUTPUT_OFFSET, OUTPUT_SCALE, STYLE_NET, variableShapes, type Block, type ConvLayer } from '@nst/network';
-import { CONTENT_LAYER, STYLE_LAYERS, type LossWeights } from '../../training/perceptualLoss.ts';
-import { VGG19_LAYERS, type VggLayer, type VggWeights } from '../../training/vgg19.ts';
+import { CONTENT_LAYER, STYLE_LAYERS, type LossWeights } from '../../ml/perceptualLoss.ts';
+import { VGG19_LAYERS, type VggLayer, type VggWeights } from '../../ml/vgg19.ts';
 import { TrainingGraph, type Value } from './graph.ts';
 
 export const PHOTOS = 'photos';
@@ -86,7 +86,7 @@ function block(g: TrainingGraph, x: Value, b: Block, weights: Map<string, Value>
 }
 
 /** The style network on NCHW 0..255 input → NCHW 0..255 output. */
-export function styleNetGraph(g: TrainingGraph, x: Value, weights: Map<string, Value>, net: readonly Block[] = STYLE_NET): Value {
+function styleNetGraph(g: TrainingGraph, x: Value, weights: Map<string, Value>, net: readonly Block[] = STYLE_NET): Value {
   let y = x;
   for (const b of net) y = block(g, y, b, weights);
   return g.outputHead(y, OUTPUT_SCALE, OUTPUT_OFFSET, 0, 255);

@@ -7,9 +7,9 @@
 import { createHash } from 'node:crypto';
 import { ModelStore, releaseOwnerFor, type ModelCard, type ReleaseOwner } from '@nst/common';
 import { exportOnnx, type StyleNetWeights } from '@nst/network';
-import type { JobResult } from './jobs/jobQueue.ts';
-import type { PublishMode } from './jobs/request.ts';
-import type { LossParts } from './training/perceptualLoss.ts';
+import type { JobResult } from './jobQueue.ts';
+import type { PublishMode } from './request.ts';
+import type { LossParts } from '../ml/perceptualLoss.ts';
 
 export interface GateDecision {
   passed: boolean;

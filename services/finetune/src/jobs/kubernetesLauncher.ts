@@ -17,10 +17,9 @@
 import { readFileSync } from 'node:fs';
 import { BatchV1Api, CoreV1Api, KubeConfig, Watch, type V1Job } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { TRAINING_ENVELOPE_ENV, encodeEnvelope, type TrainingEnvelopeInput } from './jobs/envelope.ts';
+import { TRAINING_ENVELOPE_ENV, encodeEnvelope, type TrainingEnvelopeInput } from './envelope.ts';
 
-export const TRAINING_RUNNERS = ['local', 'kubernetes'] as const;
-export type TrainingRunner = (typeof TRAINING_RUNNERS)[number];
+const TRAINING_RUNNERS = ['local', 'kubernetes'] as const;
 
 const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
@@ -71,7 +70,7 @@ export interface JobTemplateConfig {
 export type TrainingJobRequest = TrainingEnvelopeInput;
 
 /** The label selector of every Job this service creates. */
-export const MANAGED_SELECTOR = 'app.kubernetes.io/managed-by=nst-finetune';
+const MANAGED_SELECTOR = 'app.kubernetes.io/managed-by=nst-finetune';
 
 export type JobState = 'pending' | 'running' | 'succeeded' | 'failed';
 
@@ -173,7 +172,7 @@ export interface WaitOptions {
   retryMs?: number;
 }
 
-export class JobLauncherError extends Error {}
+class JobLauncherError extends Error {}
 
 const httpCode = (err: unknown) => (err as { code?: number }).code;
 

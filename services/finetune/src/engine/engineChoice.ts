@@ -1,9 +1,9 @@
 /**
  * Which engine trains: onnxruntime (`onnx`, the default) or TF.js (`node`, `wasm`, `auto`:
- * see training/tfBackend.ts). Read from NST_FINETUNE_BACKEND unless the caller names a
+ * see tfBackend.ts). Read from NST_FINETUNE_BACKEND unless the caller names a
  * backend itself (tests and the TF.js reference checks do).
  */
-import type { BackendOptions } from '../../training/tfBackend.ts';
+import type { BackendOptions } from './tfBackend.ts';
 
 export const ENGINE_ENV = 'NST_FINETUNE_BACKEND';
 

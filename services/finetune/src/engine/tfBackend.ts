@@ -22,7 +22,7 @@ import { registerWasmTrainingKernels } from './wasmGradients.ts';
  * backends auto (node when it loads, else wasm), node, wasm.
  */
 export const FINETUNE_BACKENDS = ['onnx', 'auto', 'node', 'wasm'] as const;
-export type FinetuneBackend = (typeof FINETUNE_BACKENDS)[number];
+type FinetuneBackend = (typeof FINETUNE_BACKENDS)[number];
 
 export interface BackendInfo {
   /** 'tensorflow' (tfjs-node) or 'wasm'. */
@@ -32,7 +32,7 @@ export interface BackendInfo {
   reason: string;
 }
 
-export class BackendUnavailableError extends Error {}
+class BackendUnavailableError extends Error {}
 
 const require = createRequire(import.meta.url);
 let current: Promise<BackendInfo> | undefined;
@@ -99,14 +99,8 @@ async function initWasm(threads: number, reason: string): Promise<BackendInfo> {
 export interface BackendOptions {
   /** NST_FINETUNE_BACKEND, or 'cpu' (reference checks in tests). */
   prefer?: FinetuneBackend | 'cpu';
-  /** wasm threads (or, for batches of 2+, data-parallel workers); default every core. */
+  /** wasm (or onnxruntime) threads; default every core. */
   threads?: number;
-  /**
-   * Split batches of 2+ across two single-threaded workers instead of threading XNNPACK.
-   * Off by default: on the 2-vCPU development machine two wasm instances slow each other
-   * down (5.7 s vs 4.1 s per step at 128², batch 4), so threads win there.
-   */
-  dataParallel?: boolean;
 }
 
 /** The backend a setting selects: auto tries tfjs-node first; node insists on it. */

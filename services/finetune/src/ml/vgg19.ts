@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { DataFileError, dataFolder, type DataLocation } from '@nst/common';
 
-export const VGG19_PREFIX = 'models/vgg19/';
+const VGG19_PREFIX = 'models/vgg19/';
 
 /** Conv layers in order, with the ReLU output's conventional name; pools follow blocks 1 and 2. */
 export const VGG19_LAYERS = [

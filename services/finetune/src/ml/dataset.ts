@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { dataFile, sharedPlatformStore, sourcesUnder, type DataLocation, type FeedbackEntry } from '@nst/common';
-import type { Pixels } from './trainer.ts';
+import type { Pixels } from './trainingLoop.ts';
 
 export const BASE_PREFIX = 'images/content/train/';
 export const HELDOUT_PREFIX = 'images/content/val/';

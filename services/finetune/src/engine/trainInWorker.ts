@@ -2,12 +2,12 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { usesOnnxEngine } from '../engine/onnx/engineChoice.ts';
+import { usesOnnxEngine } from './engineChoice.ts';
 import type { BackendInfo, BackendOptions } from './tfBackend.ts';
-import type { StepReport, TrainingHooks, TrainingInput, TrainingOutput } from './trainer.ts';
+import type { StepReport, TrainingHooks, TrainingInput, TrainingOutput } from '../ml/trainingLoop.ts';
 
 export type WorkerMessage =
-  | ({ type: 'backend'; workers: number } & BackendInfo)
+  | ({ type: 'backend' } & BackendInfo)
   | { type: 'phase'; phase: Parameters<NonNullable<TrainingHooks['onPhase']>>[0] }
   | ({ type: 'step' } & StepReport)
   | { type: 'done'; output: TrainingOutput }
@@ -20,7 +20,7 @@ export class TrainingCancelledError extends Error {
 }
 
 export interface WorkerHooks extends TrainingHooks {
-  onBackend?: (info: BackendInfo & { workers: number }) => void;
+  onBackend?: (info: BackendInfo) => void;
 }
 
 /**
@@ -28,7 +28,7 @@ export interface WorkerHooks extends TrainingHooks {
  * tiny bootstrap registers tsx's loader inside the worker first, wherever the parent runs
  * (tsx, vitest). A compiled .js entry is imported directly.
  */
-export function workerBootstrap(entry: URL): string {
+function workerBootstrap(entry: URL): string {
   if (!entry.pathname.endsWith('.ts')) return `import(${JSON.stringify(entry.href)});`;
   // The ESM build of tsx's API (require.resolve finds the CJS one next to it).
   const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;

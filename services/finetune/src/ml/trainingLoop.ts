@@ -5,11 +5,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { StyleNetWeights } from '@nst/network';
-import { styleNetForward, tensorsToWeights, weightsToTensors, type TensorWeights } from '../ml/tfStyleNet.ts';
+import { styleNetForward, tensorsToWeights, weightsToTensors, type TensorWeights } from './tfStyleNet.ts';
 import { contentTarget, perceptualLoss, styleTargets, type LossParts, type LossWeights } from './perceptualLoss.ts';
 import { Vgg19, type VggLayer, type VggWeights } from './vgg19.ts';
 
-export interface TrainingParams {
+interface TrainingParams {
   steps: number;
   batchSize: number;
   imageSize: number;
@@ -102,13 +102,13 @@ async function readParts(parts: { total: tf.Scalar; style: tf.Scalar; content: t
  * Images per forward/backward pass: the wasm heap is capped at 4 GiB and a 256² image
  * holds a few hundred MiB of activations for the backward pass.
  */
-export function microBatchSize(batchSize: number, imageSize: number): number {
+function microBatchSize(batchSize: number, imageSize: number): number {
   const budget = 2 * 256 * 256;
   return Math.max(1, Math.min(batchSize, Math.floor(budget / (imageSize * imageSize))));
 }
 
 /** Mean weighted loss terms of the network over photos, one at a time. */
-export async function evaluate(
+async function evaluate(
   vars: TensorWeights,
   vgg: Vgg19,
   photos: Float32Array[],
@@ -131,7 +131,7 @@ export async function evaluate(
 }
 
 /** What a gradient computation needs besides the weights. */
-export interface GradientContext {
+interface GradientContext {
   vgg: Vgg19;
   vars: TensorWeights;
   grams: Map<VggLayer, tf.Tensor3D>;
@@ -139,18 +139,18 @@ export interface GradientContext {
   params: TrainingParams;
 }
 
-export interface Gradients {
+interface Gradients {
   grads: tf.NamedTensorMap;
-  /** Weighted loss terms, already multiplied by the share. */
+  /** The batch's mean loss terms. */
   sums: LossParts;
 }
 
 /**
- * Gradient of the mean loss over `indices`, times `share` (their part of the whole batch).
- * The loss is a mean over images (instance norm keeps them independent), so gradients of
- * micro-batches, weighted by their share, add up to the whole batch's gradient.
+ * Gradient of the mean loss over `indices`. The loss is a mean over images (instance norm
+ * keeps them independent), so gradients of micro-batches, weighted by their share, add up
+ * to the whole batch's gradient.
  */
-export async function batchGradients(ctx: GradientContext, indices: number[], share: number): Promise<Gradients> {
+async function batchGradients(ctx: GradientContext, indices: number[]): Promise<Gradients> {
   const { vgg, vars, grams, params } = ctx;
   const size = params.imageSize;
   const micro = microBatchSize(indices.length, size);
@@ -159,7 +159,7 @@ export async function batchGradients(ctx: GradientContext, indices: number[], sh
   const sums = { total: 0, style: 0, content: 0, tv: 0 };
   for (let i = 0; i < indices.length; i += micro) {
     const part = indices.slice(i, i + micro);
-    const partShare = (share * part.length) / indices.length;
+    const partShare = part.length / indices.length;
     const x = stack(ctx.photos, part, size);
     const content = contentTarget(vgg, x);
     const kept: tf.Scalar[] = [];
@@ -185,15 +185,7 @@ export async function batchGradients(ctx: GradientContext, indices: number[], sh
   return { grads: grads!, sums };
 }
 
-/**
- * Another thread computing gradients for part of each batch (data parallelism): it gets
- * the current weights and the photo indices, and answers with its gradients.
- */
-export interface GradientPeer {
-  gradients(vars: TensorWeights, indices: number[], share: number): Promise<{ grads: Map<string, Float32Array>; sums: LossParts }>;
-}
-
-export async function train(input: TrainingInput, hooks: TrainingHooks = {}, peer?: GradientPeer): Promise<TrainingOutput> {
+export async function train(input: TrainingInput, hooks: TrainingHooks = {}): Promise<TrainingOutput> {
   const { params } = input;
   const size = params.imageSize;
   const vgg = new Vgg19(input.vgg);
@@ -212,23 +204,7 @@ export async function train(input: TrainingInput, hooks: TrainingHooks = {}, pee
     for (let step = 1; step <= params.steps; step++) {
       const started = performance.now();
       const batch = next();
-      let result: Gradients;
-      if (peer && batch.length >= 2) {
-        // The peer takes the second half; both halves run at once on different cores.
-        const mine = batch.slice(0, Math.ceil(batch.length / 2));
-        const theirs = batch.slice(mine.length);
-        const pending = peer.gradients(vars, theirs, theirs.length / batch.length);
-        const own = await batchGradients(ctx, mine, mine.length / batch.length);
-        const other = await pending;
-        const grads = Object.fromEntries(
-          Object.entries(own.grads).map(([k, v]) => [k, tf.tidy(() => tf.add(v, tf.tensor(other.grads.get(k)!, v.shape)))]),
-        );
-        tf.dispose(Object.values(own.grads));
-        const sums = { style: own.sums.style + other.sums.style, content: own.sums.content + other.sums.content, tv: own.sums.tv + other.sums.tv, total: 0 };
-        result = { grads, sums: { ...sums, total: sums.style + sums.content + sums.tv } };
-      } else {
-        result = await batchGradients(ctx, batch, 1);
-      }
+      const result = await batchGradients(ctx, batch);
       optimizer.applyGradients(result.grads as Parameters<typeof optimizer.applyGradients>[0]);
       tf.dispose(Object.values(result.grads));
       const seconds = (performance.now() - started) / 1000;

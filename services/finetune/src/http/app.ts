@@ -3,13 +3,13 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { z } from 'zod';
 import { HttpError, ModelStore, checkBearer, createService, dataLocation, ensureAdminToken, sharedPlatformStore, type JobRecords } from '@nst/common';
-import type { FinetuneConfig } from './config.ts';
-import { FINISHED_STATES, JOB_STATES, JobQueue, QueueFullError, type Job, type JobRunner } from './jobs/jobQueue.ts';
-import { prepareJob, type PreparedJob } from './jobs/prepare.ts';
-import { describeIssues, finetuneRequestSchema } from './jobs/request.ts';
-import { runJob } from './jobs/runJob.ts';
-import { kubernetesRunner } from './jobs/kubernetesRunner.ts';
-import { KubernetesJobLauncher, jobState, trainingJobName } from './k8sJobLauncher.ts';
+import type { FinetuneConfig } from '../config.ts';
+import { FINISHED_STATES, JOB_STATES, JobQueue, QueueFullError, type Job, type JobRunner } from '../jobs/jobQueue.ts';
+import { prepareJob, type PreparedJob } from '../jobs/prepare.ts';
+import { describeIssues, finetuneRequestSchema } from '../jobs/request.ts';
+import { runJob } from '../jobs/runJob.ts';
+import { kubernetesRunner } from '../jobs/kubernetesRunner.ts';
+import { KubernetesJobLauncher, jobState, trainingJobName } from '../jobs/kubernetesLauncher.ts';
 
 export interface FinetuneApp {
   app: FastifyInstance;
@@ -70,7 +70,7 @@ export async function buildFinetuneApp(config: FinetuneConfig): Promise<Finetune
 
   // Locally, worker threads in this process; in a cluster, one Kubernetes Job per run.
   const launcher = config.NST_TRAINING_RUNNER === 'kubernetes' ? KubernetesJobLauncher.fromEnv() : null;
-  const backend = { prefer: config.NST_FINETUNE_BACKEND, threads: config.NST_FINETUNE_THREADS, dataParallel: config.NST_FINETUNE_DATA_PARALLEL };
+  const backend = { prefer: config.NST_FINETUNE_BACKEND, threads: config.NST_FINETUNE_THREADS };
   const runner: JobRunner<PreparedJob> = launcher
     ? kubernetesRunner(launcher, config.NST_STORAGE_DIR)
     : (job, signal) => runJob(job, signal, { store, loc, backend, log: app.log, onStepSeconds: (m, s) => stepSeconds.labels(m).observe(s) });
