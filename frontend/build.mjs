@@ -1,12 +1,12 @@
 // Bundles the browser UI: src/main.ts → dist/app-<hash>.js and the operator page
-// src/admin/main.ts → dist/admin-<hash>.js (minified, with source maps), the stylesheet as
-// dist/styles-<hash>.css, and the pages with those names written in. `pnpm build:frontend`
+// src/admin/main.ts → dist/admin-<hash>.js, the stylesheets src/styles/{base,index,admin}.css
+// → dist/<name>-<hash>.css (all minified, with source maps), and the pages with those names
+// written in: each page links base.css and its own sheet only. `pnpm build:frontend`
 // runs this. Content-hashed names change with every change of content, so servers cache them
 // for a year (immutable) and only the pages, which are never cached, say what is current.
 import { build } from 'esbuild';
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -19,6 +19,10 @@ await mkdir(dist, { recursive: true });
 const entryPoints = [
   { in: join(src, 'main.ts'), out: 'app' },
   { in: join(src, 'admin/main.ts'), out: 'admin' },
+  // Shared tokens, layout and controls; then one sheet per page.
+  { in: join(src, 'styles/base.css'), out: 'base' },
+  { in: join(src, 'styles/index.css'), out: 'index' },
+  { in: join(src, 'styles/admin.css'), out: 'admin' },
 ];
 const result = await build({
   entryPoints,
@@ -36,16 +40,12 @@ const result = await build({
   metafile: true,
 });
 
-/** Built name of each entry ("app.js" → "app-XXXXXXXX.js"). */
+/** Built name of each entry ("app.js" → "app-XXXXXXXX.js", "index.css" → "index-XXXXXXXX.css"). */
 const names = {};
 for (const [file, out] of Object.entries(result.metafile.outputs)) {
   const entry = out.entryPoint && entryPoints.find((e) => e.in === resolve(out.entryPoint));
-  if (entry) names[`${entry.out}.js`] = basename(file);
+  if (entry) names[`${entry.out}${extname(entry.in) === '.css' ? '.css' : '.js'}`] = basename(file);
 }
-const css = await readFile(join(src, 'styles.css'));
-const cssHash = BigInt(`0x${createHash('sha256').update(css).digest('hex').slice(0, 10)}`).toString(36).toUpperCase().padStart(8, '0').slice(-8);
-names['styles.css'] = `styles-${cssHash}.css`;
-await writeFile(join(dist, names['styles.css']), css);
 
 for (const page of ['index.html', 'admin.html']) {
   let html = await readFile(join(src, page), 'utf8');

@@ -1,4 +1,5 @@
 /** Typed calls to the gateway's JSON API (same origin, relative URLs). */
+import type { UiConfig } from '@nst/contracts/uiConfig';
 
 export interface ModelInfo {
   name: string;
@@ -129,6 +130,11 @@ async function fetchJson<T>(url: string, init?: RequestInit): Promise<T> {
   } catch {
     throw new ApiError('The server sent a response the page could not read.', res.status);
   }
+}
+
+/** The server's upload limits (GET /api/config). */
+export function getUiConfig(): Promise<UiConfig> {
+  return fetchJson<UiConfig>('/api/config');
 }
 
 export async function listModels(signal?: AbortSignal): Promise<ModelInfo[]> {

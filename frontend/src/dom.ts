@@ -16,7 +16,7 @@ export function setMessage(el: HTMLElement, text: string): void {
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 / 1024).toFixed(1).replace(/\.0$/, '')} MB`;
 }
 
 /** Reads and writes small preferences; storage may be unavailable (private mode). */

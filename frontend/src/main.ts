@@ -1,8 +1,9 @@
 /** Entry point: wires the style picker, upload, stylise call, result and feedback together. */
-import { ApiError, listModels, stylize, type ModelInfo, type OutputFormat, type StylizeResult } from './api.ts';
+import { ApiError, getUiConfig, listModels, stylize, type ModelInfo, type OutputFormat, type StylizeResult } from './api.ts';
 import { byId, prefs, setMessage } from './dom.ts';
 import { createFeedback } from './feedback.ts';
 import { createPaintingPicker } from './paintingPicker.ts';
+import { createProgressDisplay } from './progressDisplay.ts';
 import { createStylePicker } from './stylePicker.ts';
 import { createUpload } from './upload.ts';
 
@@ -14,6 +15,8 @@ const el = {
   stylesRetry: byId('styles-retry', HTMLButtonElement),
   fileInput: byId('file-input', HTMLInputElement),
   dropZone: byId('drop-zone', HTMLDivElement),
+  dropHint: byId('drop-hint', HTMLSpanElement),
+  uploadError: byId('upload-error', HTMLDivElement),
   preview: byId('preview', HTMLElement),
   previewImg: byId('preview-img', HTMLImageElement),
   previewCaption: byId('preview-caption', HTMLElement),
@@ -26,6 +29,9 @@ const el = {
   error: byId('stylize-error', HTMLDivElement),
   resultCard: byId('result-card', HTMLElement),
   resultHeading: byId('result-heading', HTMLHeadingElement),
+  resultProgress: byId('result-progress', HTMLDivElement),
+  resultProgressBar: byId('result-progress-bar', HTMLProgressElement),
+  resultProgressStatus: byId('result-progress-status', HTMLParagraphElement),
   originalImg: byId('original-img', HTMLImageElement),
   resultImg: byId('result-img', HTMLImageElement),
   resultCaption: byId('result-caption', HTMLElement),
@@ -63,16 +69,19 @@ const paintings = createPaintingPicker(
 );
 
 const upload = createUpload(
-  { input: el.fileInput, dropZone: el.dropZone, preview: el.preview, previewImg: el.previewImg, caption: el.previewCaption },
+  { input: el.fileInput, dropZone: el.dropZone, hint: el.dropHint, error: el.uploadError, preview: el.preview, previewImg: el.previewImg, caption: el.previewCaption },
   {
     onFile: () => {
       setMessage(el.error, '');
       setMessage(el.status, '');
       updateButton();
     },
-    onError: (message) => setMessage(el.error, message),
   },
 );
+
+const underButton = { box: el.progress, bar: el.progressBar, text: el.status };
+const besideResult = { box: el.resultProgress, bar: el.resultProgressBar, text: el.resultProgressStatus };
+const progress = createProgressDisplay(underButton, besideResult);
 
 const feedback = createFeedback({
   form: byId('feedback-form', HTMLFormElement),
@@ -96,7 +105,7 @@ function setBusy(value: boolean): void {
   el.stylizeBtn.setAttribute('aria-busy', String(value));
   el.stylizeBtn.classList.toggle('loading', value);
   el.stylizeBtn.querySelector('.btn-label')!.textContent = value ? 'Stylising…' : 'Stylise';
-  el.progress.hidden = !value;
+  el.resultCard.setAttribute('aria-busy', String(value));
   updateButton();
 }
 
@@ -130,6 +139,13 @@ function timestampForFile(d: Date): string {
 function extensionOf(filename: string, fallback: string): string {
   const m = /\.([a-z0-9]+)$/i.exec(filename);
   return m ? m[1]!.toLowerCase() : fallback;
+}
+
+/** Loads an image before it is shown, so the one on screen is replaced by a whole picture. */
+async function preload(url: string): Promise<void> {
+  const img = new Image();
+  img.src = url;
+  await img.decode().catch(() => undefined); // a failure shows as a broken image, as before
 }
 
 function showResult(result: StylizeResult, m: ModelInfo, fallbackOriginal: string | undefined): void {
@@ -176,28 +192,25 @@ async function runStylize(): Promise<void> {
 
   setMessage(el.error, '');
   setBusy(true);
-  el.progressBar.value = 0;
-  setMessage(el.status, `Uploading ${file.name}…`);
+  // The result on screen stays (downloadable, rateable) until the new one is ready; its progress shows beside it too.
+  progress.start(`Uploading ${file.name}…`, el.resultCard.hidden ? [underButton] : [underButton, besideResult]);
   const started = performance.now();
   let processing = false;
   const onUploadProgress = (fraction: number): void => {
     if (processing) return;
     if (fraction >= 1) {
       processing = true;
-      el.progressBar.removeAttribute('value'); // indeterminate while the model paints
-      setMessage(el.status, `Painting your photo in the style of ${m.title}…`);
+      progress.indeterminate(`Painting your photo in the style of ${m.title}…`);
     } else {
-      el.progressBar.value = fraction;
+      progress.fraction(fraction);
     }
   };
 
   try {
     const onTiles = (done: number, total: number): void => {
-      el.progressBar.max = total;
-      el.progressBar.value = done;
-      setMessage(el.status, `Painting your photo: tile ${done} of ${total} done…`);
+      progress.steps(done, total);
+      progress.say(`Painting your photo: tile ${done} of ${total} done…`);
     };
-    el.progressBar.max = 1;
     const result = await stylize({
       image: file,
       model: m.name,
@@ -209,10 +222,14 @@ async function runStylize(): Promise<void> {
       onTiles,
       onUploadProgress,
     });
+    progress.say('Loading the result…');
+    await Promise.all([preload(result.output_url), preload(result.input_url)]);
+    progress.stop();
     showResult(result, m, upload.previewUrl());
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     setMessage(el.status, `Done in ${seconds} s. Your stylised photo is shown below.`);
   } catch (err) {
+    progress.stop();
     setMessage(el.status, '');
     const message = err instanceof ApiError ? err.message : err instanceof Error ? err.message : 'Something went wrong.';
     setMessage(el.error, `Could not stylise “${file.name}”: ${message}`);
@@ -259,5 +276,13 @@ document.addEventListener('keydown', (e) => {
     void runStylize();
   }
 });
+
+// The server's limits, so that a file it would refuse is refused here at once.
+void getUiConfig()
+  .then((c) => {
+    upload.setMaxBytes(c.max_upload_bytes);
+    paintings.setMaxBytes(c.max_style_bytes);
+  })
+  .catch(() => undefined); // the server still checks, and its message is shown
 
 void loadStyles();

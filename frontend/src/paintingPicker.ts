@@ -1,11 +1,13 @@
 /** "Your painting": upload (or drop) a painting for the arbitrary-style model, and reuse earlier ones. */
 import { ApiError, listStyles, uploadStyle, type StyleImage } from './api.ts';
-import { prefs, setMessage } from './dom.ts';
+import { formatBytes, prefs, setMessage } from './dom.ts';
 
 export interface PaintingPicker {
   selected(): StyleImage | undefined;
   load(): Promise<void>;
   setDisabled(disabled: boolean): void;
+  /** The server's limit for a painting (GET /api/config). */
+  setMaxBytes(bytes: number): void;
 }
 
 interface Elements {
@@ -19,6 +21,7 @@ interface Elements {
 export function createPaintingPicker(el: Elements, onChange: (painting: StyleImage | undefined) => void): PaintingPicker {
   let paintings: StyleImage[] = [];
   let current: StyleImage | undefined;
+  let maxBytes: number | undefined;
 
   const select = (p: StyleImage | undefined): void => {
     current = p;
@@ -51,6 +54,10 @@ export function createPaintingPicker(el: Elements, onChange: (painting: StyleIma
   const upload = async (file: File): Promise<void> => {
     if (!file.type.startsWith('image/')) {
       setMessage(el.status, `“${file.name}” is not an image.`);
+      return;
+    }
+    if (maxBytes !== undefined && file.size > maxBytes) {
+      setMessage(el.status, `“${file.name}” is ${formatBytes(file.size)}; the limit for a painting is ${formatBytes(maxBytes)}.`);
       return;
     }
     setMessage(el.status, `Uploading ${file.name}…`);
@@ -95,6 +102,9 @@ export function createPaintingPicker(el: Elements, onChange: (painting: StyleIma
       current = paintings.find((p) => p.id === remembered) ?? current;
       render();
       onChange(current);
+    },
+    setMaxBytes(bytes) {
+      maxBytes = bytes;
     },
     setDisabled(disabled) {
       el.input.disabled = disabled;

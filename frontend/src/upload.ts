@@ -1,9 +1,15 @@
-/** Choosing the photo: file input, drag and drop, paste; shows a preview. */
+/**
+ * Choosing the photo: file input, drag and drop, paste; shows a preview. A file is taken
+ * only once the browser has decoded it and it is within the server's limit; a refused
+ * one leaves the photo chosen before in place, and says why beside the drop zone.
+ */
 import { formatBytes } from './dom.ts';
 
 export interface UploadElements {
   input: HTMLInputElement;
   dropZone: HTMLElement;
+  hint: HTMLElement;
+  error: HTMLElement;
   preview: HTMLElement;
   previewImg: HTMLImageElement;
   caption: HTMLElement;
@@ -14,54 +20,77 @@ export interface Upload {
   /** The object URL of the chosen file (for showing the original beside the result). */
   previewUrl(): string | undefined;
   setDisabled(disabled: boolean): void;
+  /** The server's limit (GET /api/config); until it is known the server alone checks sizes. */
+  setMaxBytes(bytes: number): void;
 }
 
-/** Larger than this is refused before uploading (the gateway refuses it anyway, with 413). */
-export const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
+/** Decodes the image fully (not just its header), as the preview would. */
+async function decodes(url: string): Promise<{ width: number; height: number } | null> {
+  const img = new Image();
+  img.src = url;
+  try {
+    await img.decode();
+    return img.naturalWidth > 0 ? { width: img.naturalWidth, height: img.naturalHeight } : null;
+  } catch {
+    return null;
+  }
+}
 
-export function createUpload(
-  els: UploadElements,
-  handlers: { onFile: (file: File) => void; onError: (message: string) => void },
-): Upload {
+export function createUpload(els: UploadElements, handlers: { onFile: (file: File) => void }): Upload {
   let current: File | undefined;
   let url: string | undefined;
   let disabled = false;
+  let maxBytes: number | undefined;
+  /** The latest file offered: a slower check of an earlier one must not win over it. */
+  let offered = 0;
 
-  const accept = (file: File | null | undefined): void => {
+  const showError = (text: string): void => {
+    els.error.textContent = text;
+    els.error.hidden = text === '';
+    els.dropZone.classList.toggle('refused', text !== '');
+  };
+
+  const refuse = (why: string): void => {
+    // The input now holds the refused file; clear it so choosing it again is seen as a change.
+    els.input.value = '';
+    showError(`${why}${current ? ` Still using “${current.name}”.` : ''}`);
+  };
+
+  const accept = async (file: File | null | undefined): Promise<void> => {
     if (!file || disabled) return;
-    // Let files with no type through (some systems report none); the server decides.
+    const turn = ++offered;
+    // Let files with no type through (some systems report none); decoding decides.
     if (file.type && !file.type.startsWith('image/')) {
-      handlers.onError(`“${file.name}” is not an image. Please choose a JPEG, PNG or WebP photo.`);
+      refuse(`“${file.name}” is not an image. Please choose a JPEG, PNG or WebP photo.`);
       return;
     }
-    if (file.size > MAX_UPLOAD_BYTES) {
-      handlers.onError(`“${file.name}” is ${formatBytes(file.size)}; the limit is ${formatBytes(MAX_UPLOAD_BYTES)}.`);
+    if (maxBytes !== undefined && file.size > maxBytes) {
+      refuse(`“${file.name}” is ${formatBytes(file.size)}; the limit is ${formatBytes(maxBytes)}.`);
+      return;
+    }
+    const candidate = URL.createObjectURL(file);
+    const size = await decodes(candidate);
+    if (turn !== offered) {
+      URL.revokeObjectURL(candidate);
+      return;
+    }
+    if (!size) {
+      URL.revokeObjectURL(candidate);
+      refuse(`“${file.name}” cannot be read as an image. Please choose a JPEG, PNG or WebP photo.`);
       return;
     }
     if (url) URL.revokeObjectURL(url);
     current = file;
-    url = URL.createObjectURL(file);
+    url = candidate;
+    showError('');
     els.preview.hidden = false;
-    els.preview.classList.remove('broken');
     els.previewImg.src = url;
-    els.caption.textContent = `${file.name} · ${formatBytes(file.size)}`;
+    els.caption.textContent = `${file.name} · ${size.width}×${size.height} · ${formatBytes(file.size)}`;
     els.dropZone.classList.add('has-file');
     handlers.onFile(file);
   };
 
-  els.previewImg.addEventListener('load', () => {
-    const { naturalWidth: w, naturalHeight: h } = els.previewImg;
-    if (current && w > 0) els.caption.textContent = `${current.name} · ${w}×${h} · ${formatBytes(current.size)}`;
-  });
-  els.previewImg.addEventListener('error', () => {
-    if (!current) return;
-    els.preview.classList.add('broken');
-    els.caption.textContent = `${current.name} · ${formatBytes(current.size)} · the browser cannot preview this file`;
-  });
-
-  els.input.addEventListener('change', () => {
-    accept(els.input.files?.[0]);
-  });
+  els.input.addEventListener('change', () => void accept(els.input.files?.[0]));
 
   // Drag and drop onto the zone (and anywhere on the page, so a near miss does not open the file).
   let depth = 0;
@@ -82,7 +111,7 @@ export function createUpload(
     e.preventDefault();
     depth = 0;
     els.dropZone.classList.remove('dragging');
-    accept(e.dataTransfer?.files[0]);
+    void accept(e.dataTransfer?.files[0]);
   });
   window.addEventListener('dragover', (e) => e.preventDefault());
   window.addEventListener('drop', (e) => e.preventDefault());
@@ -94,7 +123,7 @@ export function createUpload(
     const file = Array.from(e.clipboardData?.files ?? []).find((f) => f.type.startsWith('image/'));
     if (file) {
       e.preventDefault();
-      accept(file);
+      void accept(file);
     }
   });
 
@@ -105,6 +134,10 @@ export function createUpload(
       disabled = value;
       els.input.disabled = value;
       els.dropZone.classList.toggle('disabled', value);
+    },
+    setMaxBytes(bytes: number) {
+      maxBytes = bytes;
+      els.hint.textContent = `JPEG, PNG or WebP, up to ${formatBytes(bytes)}. You can also paste an image.`;
     },
   };
 }

@@ -4,9 +4,13 @@
  *
  * Flow: thumbnails decode → upload a real photo → preview → pick a style → Stylise →
  * result decodes → Download gives a real PNG → feedback (with comment) is confirmed and
- * lands in <storage>/feedback.jsonl with model and version. Also: a text file renamed
- * .png shows the gateway's error message, keyboard use, and a 390x844 phone viewport
- * with no horizontal overflow. Screenshots go to $TMPDIR/nst-ui-*.png.
+ * lands in <storage>/feedback.jsonl with model and version. Also: while the next photo is
+ * painted the previous result stays on screen, downloadable and rateable, with progress
+ * beside it; a refused file (not an image, undecodable, over the server's limit) keeps the
+ * photo chosen before, with the reason beside the drop zone; the page takes its upload
+ * limit from the gateway's configuration and shows the gateway's message for a photo it
+ * refuses; keyboard use, and a 390x844 phone viewport with no horizontal overflow.
+ * Screenshots go to $TMPDIR/nst-ui-*.png.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,11 +23,32 @@ import { startBrowserStack } from '../support/browser.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const MIRROR = process.env.NST_DATA_MIRROR ?? resolve(ROOT, '../shared/data');
-const PHOTO = join(MIRROR, 'images/content/val/101085.jpg');
+const PHOTO = join(MIRROR, 'images/content/val/101085.jpg'); // 321×481, 100 KB
+const SMALL_PHOTO = join(MIRROR, 'images/content/val/3096.jpg'); // 481×321, 30 KB
 const SHOTS = tmpdir();
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 
+/** Waits until the images matched by `selectors` have decoded. */
+async function decoded(page: Page, selectors: string[]): Promise<void> {
+  await page.waitForFunction(
+    (sels) =>
+      sels.every((sel) => {
+        const img = document.querySelector<HTMLImageElement>(sel);
+        return !!img && img.complete && img.naturalWidth > 0;
+      }),
+    selectors,
+    { timeout: 30_000 },
+  );
+}
+
+/** The element's box lies within the viewport (the user sees it without scrolling). */
+async function inView(page: Page, selector: string): Promise<boolean> {
+  return page.locator(selector).evaluate((e) => {
+    const r = e.getBoundingClientRect();
+    return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight;
+  });
+}
 
 describe('browser UI against the real stack', () => {
   let stack: TestStack;
@@ -130,24 +155,89 @@ describe('browser UI against the real stack', () => {
     expect(problemsOf(page)).toEqual([]);
   }, 180_000);
 
-  it("shows the gateway's message for a file that is not an image", async () => {
+  it('keeps the previous result on screen, downloadable and rateable, while the next photo is painted', async () => {
     const page = await openPage({ width: 1280, height: 900 });
     await thumbnailsLoaded(page);
-    await page.setInputFiles('#file-input', { name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('just some text, not a picture\n'.repeat(8)) });
-    const response = page.waitForResponse((r) => r.url().endsWith('/api/stylize'));
+    await page.setInputFiles('#file-input', PHOTO);
+    await page.waitForSelector('#preview:not([hidden])');
+    await page.click('.options summary');
+    await page.selectOption('#size-select', '512');
     await page.click('#stylize-btn');
-    const res = await response;
-    expect([400, 415, 422]).toContain(res.status());
-    const body = (await res.json()) as { message: string };
-    expect(body.message).toBeTruthy();
-    await page.waitForSelector('#stylize-error:not([hidden])');
-    const shown = await page.locator('#stylize-error').innerText();
-    expect(shown).toContain(body.message);
-    expect(await page.getAttribute('#stylize-error', 'role')).toBe('alert');
-    expect(await page.isHidden('#result-card')).toBe(true);
-    // The page is usable again after the error.
+    await page.waitForSelector('#result-card:not([hidden])', { timeout: 120_000 });
+    await decoded(page, ['#result-img']);
+    const first = await page.getAttribute('#result-img', 'src');
+    expect(await page.isHidden('#result-progress')).toBe(true);
+
+    // Hold the second request at the browser until the checks are done, then let it through to the gateway.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let arrived!: () => void;
+    const holding = new Promise<void>((r) => (arrived = r));
+    await page.route('**/api/stylize', async (route) => {
+      arrived();
+      await held;
+      await route.continue();
+    });
+    await page.setInputFiles('#file-input', SMALL_PHOTO);
+    await page.waitForFunction(() => /3096\.jpg/.test(document.querySelector('#preview-caption')?.textContent ?? ''));
+    await page.click('#stylize-btn');
+    await holding;
+
+    // In flight: progress beside the result, which is still the first one and still works.
+    await page.waitForSelector('#result-progress:not([hidden])');
+    expect(await page.locator('#result-progress-status').innerText()).toMatch(/Uploading|Painting/);
+    expect(await page.getAttribute('#result-img', 'src')).toBe(first);
+    expect(await page.isVisible('#result-img')).toBe(true);
+    expect(await page.evaluate(() => document.querySelector<HTMLImageElement>('#result-img')!.naturalWidth)).toBeGreaterThan(0);
+    await page.screenshot({ path: join(SHOTS, 'nst-ui-next-in-flight.png'), fullPage: true });
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-link')]);
+    expect((await readFile(await download.path())).subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
+    await page.getByRole('radio', { name: 'Good' }).check();
+    await page.click('#feedback-submit');
+    await page.waitForFunction(() => /Thank you/.test(document.querySelector('#feedback-status')?.textContent ?? ''));
+
+    // Released: the new result replaces the first once it has arrived, and the progress goes.
+    release();
+    await page.waitForFunction((src) => document.querySelector('#result-img')?.getAttribute('src') !== src, first, { timeout: 120_000 });
+    await decoded(page, ['#result-img']);
+    expect(await page.isHidden('#result-progress')).toBe(true);
+    expect(await page.isEnabled('#feedback-submit')).toBe(true); // a new result, rated afresh
+    await page.unroute('**/api/stylize');
+    expect(problemsOf(page)).toEqual([]);
+  }, 240_000);
+
+  it('keeps the photo chosen before when a file is refused, and says why beside the drop zone', async () => {
+    const page = await openPage({ width: 1280, height: 900 });
+    await thumbnailsLoaded(page);
+    await page.setInputFiles('#file-input', PHOTO);
+    await page.waitForFunction(() => /321×481/.test(document.querySelector('#preview-caption')?.textContent ?? ''));
     expect(await page.isEnabled('#stylize-btn')).toBe(true);
-    await page.screenshot({ path: join(SHOTS, 'nst-ui-error.png') });
+    const chosen = await page.getAttribute('#preview-img', 'src');
+
+    for (const [file, reason] of [
+      [{ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('just some text, not a picture\n'.repeat(8)) }, /cannot be read as an image/],
+      [{ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello\n') }, /is not an image/],
+    ] as const) {
+      await page.setInputFiles('#file-input', file);
+      await page.waitForSelector('#upload-error:not([hidden])');
+      const shown = await page.locator('#upload-error').innerText();
+      expect(shown).toMatch(reason);
+      expect(shown).toContain(file.name);
+      expect(shown).toContain('Still using “101085.jpg”');
+      expect(await page.getAttribute('#upload-error', 'role')).toBe('alert');
+      expect(await inView(page, '#upload-error')).toBe(true);
+      // The earlier photo is still the one that will be stylised.
+      expect(await page.getAttribute('#preview-img', 'src')).toBe(chosen);
+      expect(await page.locator('#preview-caption').innerText()).toContain('101085.jpg');
+      expect(await page.isEnabled('#stylize-btn')).toBe(true);
+    }
+    await page.screenshot({ path: join(SHOTS, 'nst-ui-refused.png') });
+
+    // A good file clears the error.
+    await page.setInputFiles('#file-input', SMALL_PHOTO);
+    await page.waitForSelector('#upload-error', { state: 'hidden' });
+    expect(await page.locator('#preview-caption').innerText()).toContain('3096.jpg');
+    expect(problemsOf(page)).toEqual([]);
   }, 60_000);
 
   it('is keyboard usable', async () => {
@@ -196,4 +286,54 @@ describe('browser UI against the real stack', () => {
     const boxes = await page.locator('.style-card').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().top));
     expect(boxes[0]).toBe(boxes[1]);
   }, 180_000);
+});
+
+describe('browser UI with a gateway configured with small limits', () => {
+  let stack: TestStack;
+  let browser: Browser;
+  let close: (() => Promise<void>) | undefined;
+  const LIMIT = 64 * 1024;
+
+  beforeAll(async () => {
+    ({ stack, browser, close } = await startBrowserStack({ models: ['model1=wave'], env: { NST_MAX_UPLOAD_BYTES: String(LIMIT), NST_MAX_PIXELS: '100000' } }));
+  }, 240_000);
+
+  afterAll(async () => {
+    await close?.();
+  }, 60_000);
+
+  it("refuses a photo over the server's upload limit, naming it, and shows the gateway's message for one it refuses", async () => {
+    const config = (await (await fetch(`${stack.gatewayUrl.replace(/\/$/, '')}/api/config`)).json()) as { max_upload_bytes: number };
+    expect(config.max_upload_bytes).toBe(LIMIT);
+
+    const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    await page.goto(stack.gatewayUrl.replace(/\/$/, '') + '/');
+    await page.waitForFunction(() => /up to 64 KB/.test(document.querySelector('#drop-hint')?.textContent ?? ''));
+
+    // 100 KB against a 64 KB limit: refused in the page, nothing sent.
+    let sent = 0;
+    page.on('request', (r) => void (r.url().endsWith('/api/stylize') && (sent += 1)));
+    await page.setInputFiles('#file-input', PHOTO);
+    await page.waitForSelector('#upload-error:not([hidden])');
+    expect(await page.locator('#upload-error').innerText()).toMatch(/“101085\.jpg” is 100 KB; the limit is 64 KB\./);
+    expect(await inView(page, '#upload-error')).toBe(true);
+    expect(await page.isHidden('#preview')).toBe(true);
+    expect(await page.isDisabled('#stylize-btn')).toBe(true);
+
+    // Within the byte limit but over the pixel limit: the gateway's own message, by the Stylise button.
+    await page.setInputFiles('#file-input', SMALL_PHOTO);
+    await page.waitForSelector('#preview:not([hidden])');
+    const response = page.waitForResponse((r) => r.url().endsWith('/api/stylize'));
+    await page.click('#stylize-btn');
+    const res = await response;
+    expect(res.status()).toBe(413);
+    const body = (await res.json()) as { message: string };
+    expect(body.message).toMatch(/pixels/);
+    await page.waitForSelector('#stylize-error:not([hidden])');
+    expect(await page.locator('#stylize-error').innerText()).toContain(body.message);
+    expect(await page.isHidden('#result-card')).toBe(true);
+    expect(await page.isEnabled('#stylize-btn')).toBe(true);
+    expect(sent).toBe(1);
+    await page.screenshot({ path: join(SHOTS, 'nst-ui-error.png') });
+  }, 60_000);
 });

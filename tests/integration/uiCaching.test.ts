@@ -27,18 +27,21 @@ describe('UI caching', () => {
 
   it('builds hashed bundle names into the pages (pnpm build:frontend)', async () => {
     const files = await readdir(DIST);
-    const html = await readFile(path.join(DIST, 'index.html'), 'utf8');
-    const bundles = [...html.matchAll(/(?:src|href)="([^"]+\.(?:js|css))"/g)].map((m) => m[1]!);
-    expect(bundles).toHaveLength(2);
-    for (const b of bundles) {
-      expect(b).toMatch(/^(app|styles)-[A-Z0-9]{8}\.(js|css)$/);
-      expect(files).toContain(b);
+    // Each page: the shared stylesheet, its own, and its script.
+    for (const [page, own] of [['index.html', /^(app|base|index)-[A-Z0-9]{8}\.(js|css)$/], ['admin.html', /^(admin|base)-[A-Z0-9]{8}\.(js|css)$/]] as const) {
+      const html = await readFile(path.join(DIST, page), 'utf8');
+      const bundles = [...html.matchAll(/(?:src|href)="([^"]+\.(?:js|css))"/g)].map((m) => m[1]!);
+      expect(bundles).toHaveLength(3);
+      for (const b of bundles) {
+        expect(b).toMatch(own);
+        expect(files).toContain(b);
+      }
     }
     expect(files).not.toContain('app.js');
   });
 
   it('serves pages uncached and hashed bundles immutable', async () => {
-    const html = await readFile(path.join(DIST, 'index.html'), 'utf8');
+    const html = (await readFile(path.join(DIST, 'index.html'), 'utf8')) + (await readFile(path.join(DIST, 'admin.html'), 'utf8'));
     for (const url of ['/', '/index.html', '/admin.html']) {
       const res = await app.inject({ url });
       expect(res.statusCode).toBe(200);

@@ -15,6 +15,7 @@ import { styleRoutes } from './routes/styles.ts';
 import { stylizeRoutes } from './routes/stylize.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { statsRoutes } from './routes/stats.ts';
+import { uiConfigRoutes } from './routes/uiConfig.ts';
 import { FinetuneClient } from './finetuneClient.ts';
 import { LoopAutomation } from './loopAutomation.ts';
 import { protectionPlugin } from './plugins/protection.ts';
@@ -68,6 +69,7 @@ export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: Fas
   modelRoutes(app, ctx);
   styleRoutes(app, ctx);
   imageRoutes(app, ctx);
+  uiConfigRoutes(app, config);
 
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/ready', { schema: { hide: true } }, async (_req, reply) => {
