@@ -9,7 +9,7 @@ import path from 'node:path';
 import { createFileExclusive } from './atomicFile.ts';
 import { HttpError } from './httpService.ts';
 
-export const adminTokenFile = (storageDir: string) => path.join(storageDir, 'admin_token');
+const adminTokenFile = (storageDir: string) => path.join(storageDir, 'admin_token');
 
 /** The configured token, else the stored one, else a new stored one (first start). */
 export async function ensureAdminToken(storageDir: string, fromEnv?: string): Promise<{ token: string; file: string | null; created: boolean }> {

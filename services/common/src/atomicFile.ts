@@ -50,7 +50,7 @@ export async function createFileExclusive(file: string, data: string | Uint8Arra
 }
 
 /** A write that did not reach the disk whole (full disk, file size limit, I/O error): nothing was recorded. */
-export class StoreWriteError extends Error {
+class StoreWriteError extends Error {
   /** 507 Insufficient Storage: the request was fine, the server could not store it. */
   readonly statusCode = 507;
   constructor(

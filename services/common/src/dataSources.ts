@@ -22,7 +22,7 @@ export interface DataSource {
   license: string;
 }
 
-export const SOURCES_FILE = fileURLToPath(new URL('../data/sources.tsv', import.meta.url));
+const SOURCES_FILE = fileURLToPath(new URL('../data/sources.tsv', import.meta.url));
 
 let cachedSources: Map<string, DataSource> | undefined;
 

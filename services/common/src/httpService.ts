@@ -9,7 +9,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { loggerOptions } from './logger.ts';
 
-export const REQUEST_ID_HEADER = 'x-request-id';
+const REQUEST_ID_HEADER = 'x-request-id';
 /** Set on the 503 a stopping service gives new requests: safe to retry on another replica. */
 export const DRAINING_HEADER = 'x-nst-draining';
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -125,7 +125,7 @@ const NAMES: Record<number, string> = {
   504: 'Gateway Timeout',
   507: 'Insufficient Storage',
 };
-export function httpErrorName(status: number): string {
+function httpErrorName(status: number): string {
   return NAMES[status] ?? (status >= 500 ? 'Server Error' : 'Client Error');
 }
 
@@ -140,7 +140,7 @@ export class HttpError extends Error {
   }
 }
 
-export const DEFAULT_SHUTDOWN_GRACE_MS = 20_000;
+const DEFAULT_SHUTDOWN_GRACE_MS = 20_000;
 
 /**
  * Stops the service cleanly on SIGINT/SIGTERM: not-ready at once, no new connections, the

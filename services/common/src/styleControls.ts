@@ -21,7 +21,7 @@ export interface StyleControls {
 }
 
 /** `strength` and `preserve_colors` as form or query fields (strings), validated once. */
-export const styleControlFields = z.object({
+const styleControlFields = z.object({
   strength: z
     .string()
     .optional()

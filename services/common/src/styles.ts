@@ -27,7 +27,7 @@ export const STYLES: Record<string, StyleInfo> = {
 };
 
 /** The arbitrary-style model as NST_MODELS names it, e.g. `…,custom=arbitrary`. */
-export const ARBITRARY_STYLE = 'arbitrary';
+const ARBITRARY_STYLE = 'arbitrary';
 
 export const MODEL_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 
@@ -36,7 +36,7 @@ export const MODEL_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
  * serves one pretrained painting style, an `arbitrary` model takes the style image with the
  * request. Every deployment artefact is rendered from this list (scripts/deploy-render.ts).
  */
-export const modelEntrySchema = z.discriminatedUnion('kind', [
+const modelEntrySchema = z.discriminatedUnion('kind', [
   z.object({ name: z.string().regex(MODEL_NAME), kind: z.literal('fast-style'), style: z.enum(Object.keys(STYLES).filter((k) => STYLES[k]!.kind === 'fast-style') as [string, ...string[]]) }).strict(),
   z.object({ name: z.string().regex(MODEL_NAME), kind: z.literal('arbitrary') }).strict(),
 ]);

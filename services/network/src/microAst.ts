@@ -36,7 +36,7 @@ export const microAstFile = (part: MicroAstPart) => `${MICROAST_PREFIX}${part}_i
 /** AdaIN's epsilon, added to the (unbiased) variance. */
 export const ADAIN_EPSILON = 1e-5;
 /** Channels of the features the style is described by. */
-export const FEATURE_CHANNELS = 64;
+const FEATURE_CHANNELS = 64;
 
 const conv = (key: string, kernel: number, stride: 1 | 2, inChannels: number, outChannels: number, groups: number, relu: boolean): MicroConv => ({
   key,
@@ -111,7 +111,7 @@ const stepConvs = (steps: readonly MicroStep[]): MicroConv[] =>
   steps.flatMap((s) => (s.type === 'conv' ? [s.conv] : s.type === 'residual' ? [s.first, s.second] : []));
 
 /** Every conv of a part of the network. */
-export function partConvs(part: MicroAstPart): MicroConv[] {
+function partConvs(part: MicroAstPart): MicroConv[] {
   if (part === 'content_encoder' || part === 'style_encoder') return stepConvs([...ENCODER.enc1, ...ENCODER.enc2]);
   if (part === 'modulator') return Object.values(MODULATOR);
   return stepConvs([DECODER.dec1, DECODER.dec2, ...DECODER.dec3]);

@@ -46,7 +46,7 @@ export function attrInts(name: string, values: number[]): Attr {
 export function attrInt(name: string, value: number): Attr {
   return { name, type: onnx.AttributeProto.AttributeType.INT, i: value };
 }
-export function attrFloat(name: string, value: number): Attr {
+function attrFloat(name: string, value: number): Attr {
   return { name, type: onnx.AttributeProto.AttributeType.FLOAT, f: value };
 }
 export function attrStr(name: string, value: string): Attr {

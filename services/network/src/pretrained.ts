@@ -19,7 +19,7 @@ import { exportOnnx } from './onnxFormat.ts';
 import { addPretrainedVersion } from './pretrainedVersion.ts';
 import { pullArbitrary } from './arbitraryPretrained.ts';
 
-export const checkpointPrefix = (style: string) => `models/fast-style/${style}/`;
+const checkpointPrefix = (style: string) => `models/fast-style/${style}/`;
 
 export interface PullResult {
   model: string;

@@ -87,7 +87,7 @@ export function convLayers(net: readonly Block[] = STYLE_NET): ConvLayer[] {
 }
 
 /** Checkpoint shape of the kernel of a layer. */
-export function kernelShape(l: ConvLayer): number[] {
+function kernelShape(l: ConvLayer): number[] {
   return l.type === 'conv'
     ? [l.kernel, l.kernel, l.inChannels, l.outChannels]
     : [l.kernel, l.kernel, l.outChannels, l.inChannels];

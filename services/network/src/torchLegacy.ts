@@ -24,7 +24,7 @@ interface TensorRef {
   stride: number[];
 }
 
-export class TorchFormatError extends Error {}
+class TorchFormatError extends Error {}
 
 export function readTorchLegacy(bytes: Uint8Array, where = 'state_dict'): Map<string, TorchTensor> {
   const fail = (why: string): never => {

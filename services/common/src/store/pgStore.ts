@@ -23,7 +23,7 @@ import {
   type VersionCounts,
 } from './types.ts';
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations', import.meta.url));
+const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations', import.meta.url));
 const MIGRATIONS_TABLE = 'nst_migrations';
 /** Replicas re-read the policy at least this often: an admin change is seen everywhere within a second. */
 const POLICY_TTL_MS = 500;
@@ -50,7 +50,7 @@ async function readPolicy(db: pg.Pool | pg.PoolClient, model: string): Promise<R
 }
 
 /** Applies every pending migration (idempotent; concurrent callers wait for one another on the migration lock). */
-export async function migrate(databaseUrl: string): Promise<void> {
+async function migrate(databaseUrl: string): Promise<void> {
   // Loaded only here: the migration tool is large and needed once per start.
   const { runner } = await import('node-pg-migrate');
   const client = new pg.Client({ connectionString: databaseUrl });
