@@ -128,6 +128,24 @@ describe('inference service routes', () => {
     expect((await rawPixels(image)).info.width).toBe(WIDTH);
   });
 
+  it('a photo larger than the untiled limit runs in tiles, each one reported, and comes back at the photo's size', async () => {
+    const tiled = await buildInferenceApp(config(models.root, { NST_UNTILED_MAX_SIDE: '128', NST_TILE_SIZE: '128', NST_TILE_OVERLAP: '32', NST_THUMBNAIL_SIDE: '128' }));
+    try {
+      await tiled.versions.start();
+      const big = await photo(256, 160);
+      const res = await tiled.app.inject({ method: 'POST', url: '/infer?progress=1', payload: big.png, headers: { 'content-type': 'image/png' } });
+      expect(res.statusCode).toBe(200);
+      const text = res.rawPayload.toString('latin1');
+      const tiles = [...text.matchAll(/\{"tiles_done":(\d+),"tiles_total":(\d+)\}\n/g)].map((m) => [Number(m[1]), Number(m[2])]);
+      const total = tiles[0]![1]!;
+      expect(total).toBeGreaterThan(1);
+      expect(tiles).toEqual(Array.from({ length: total }, (_, i) => [i + 1, total]));
+      expect(text).toMatch(/"x-image-width":"256","x-image-height":"160"/);
+    } finally {
+      await tiled.app.close();
+    }
+  });
+
   it.each([
     ['an empty body', '', '', 400, /the request body must be the image bytes/],
     ['max_size below 16', '?max_size=8', null, 400, /max_size must be an integer/],
