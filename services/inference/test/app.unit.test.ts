@@ -128,7 +128,7 @@ describe('inference service routes', () => {
     expect((await rawPixels(image)).info.width).toBe(WIDTH);
   });
 
-  it('a photo larger than the untiled limit runs in tiles, each one reported, and comes back at the photo's size', async () => {
+  it('a photo larger than the untiled limit runs in tiles, each one reported, and comes back at the photo\'s size', async () => {
     const tiled = await buildInferenceApp(config(models.root, { NST_UNTILED_MAX_SIDE: '128', NST_TILE_SIZE: '128', NST_TILE_OVERLAP: '32', NST_THUMBNAIL_SIDE: '128' }));
     try {
       await tiled.versions.start();
