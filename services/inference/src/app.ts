@@ -34,6 +34,8 @@ import { JobCancelledError, QueueFullError, WorkQueue } from './workQueue.ts';
 export interface InferenceApp {
   app: FastifyInstance;
   versions: ModelVersions;
+  /** Admission to the network: what runs and waits now. */
+  queue: WorkQueue;
 }
 
 /** A 400's message: each problem once, named by its field unless its message already names it. */
@@ -242,5 +244,5 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
   });
 
   app.addHook('onClose', async () => versions.stop());
-  return { app: base, versions };
+  return { app: base, versions, queue };
 }

@@ -4,7 +4,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ErrorBody, INFERENCE_PROGRESS_CONTENT_TYPE, InferResultHeaders, InferenceNotReady, InferenceReady, ProgressLine } from '@nst/contracts';
 import { buildInferenceApp, type InferenceApp } from '../src/app.ts';
 import { loadInferenceConfig } from '../src/config.ts';
@@ -30,8 +30,9 @@ async function photo(width = WIDTH, height = HEIGHT) {
 
 const rawPixels = async (image: Buffer) => (await sharp(image).removeAlpha().raw().toBuffer({ resolveWithObject: true }));
 
+/** latest.txt is polled only when a test says so (syncLive), never behind its back. */
 function config(root: string, env: Record<string, string> = {}) {
-  return loadInferenceConfig({ NST_STORAGE_DIR: root, NST_MODELS: 'model1=wave,model2=arbitrary', NST_MODEL: 'model1', NST_ORT_THREADS: '1', LOG_LEVEL: 'silent', ...env });
+  return loadInferenceConfig({ NST_RELOAD_INTERVAL_MS: '3600000', NST_STORAGE_DIR: root, NST_MODELS: 'model1=wave,model2=arbitrary', NST_MODEL: 'model1', NST_ORT_THREADS: '1', LOG_LEVEL: 'silent', ...env });
 }
 
 describe('inference service routes', () => {
@@ -174,22 +175,28 @@ describe('inference service routes', () => {
     }
   });
 
-  it('sheds requests beyond the queue with 503 + Retry-After, and counts them', async () => {
-    // One runs, none may wait (NST_QUEUE_SIZE 0): of several at once, the run holds the slot
-    // long enough (a larger photo) that the others are refused.
-    const busy = await buildInferenceApp(config(models.root, { NST_QUEUE_SIZE: '0' }));
+  it('queues up to NST_QUEUE_SIZE behind the running request, sheds the rest with 503 + Retry-After, and counts them', async () => {
+    const busy = await buildInferenceApp(config(models.root, { NST_INFER_CONCURRENCY: '1', NST_QUEUE_SIZE: '1' }));
     try {
       await busy.versions.start();
-      const big = await photo(320, 320);
-      const answers = await Promise.all([0, 1, 2].map(() => busy.app.inject({ method: 'POST', url: '/infer', payload: big.png, headers: { 'content-type': 'image/png' } })));
-      const statuses = answers.map((a) => a.statusCode).sort();
-      expect(statuses[0]).toBe(200);
-      expect(statuses.at(-1)).toBe(503);
-      const shed = answers.find((a) => a.statusCode === 503)!;
+      const send = () => busy.app.inject({ method: 'POST', url: '/infer', payload: input.png, headers: { 'content-type': 'image/png' } });
+      // Hold the one slot, as a long run would.
+      let release!: () => void;
+      const holding = busy.queue.run(() => new Promise<void>((resolve) => (release = resolve)));
+      const waiting = send();
+      await vi.waitFor(() => expect(busy.queue.depth).toBe(1));
+      const shed = await send();
+      expect(shed.statusCode).toBe(503);
       expect(shed.headers['retry-after']).toBe('1');
-      expect(ErrorBody.parse(shed.json()).message).toMatch(/model1 is busy: the inference queue is full/);
+      expect(ErrorBody.parse(shed.json()).message).toBe('model1 is busy: the inference queue is full (1 waiting); retry shortly');
       const metrics = (await busy.app.inject({ url: '/metrics' })).body;
-      expect(metrics).toMatch(/nst_inference_rejected_total\{[^}]*model="model1"[^}]*\} [1-9]/);
+      expect(metrics).toMatch(/nst_inference_rejected_total\{[^}]*model="model1"[^}]*\} 1\n/);
+      expect(metrics).toMatch(/nst_inference_queue_depth\{[^}]*model="model1"[^}]*\} 1\n/);
+      release();
+      await holding;
+      const ran = await waiting;
+      expect(ran.statusCode).toBe(200);
+      expect(Number(ran.headers['x-timing-queue-ms'])).toBeGreaterThan(0);
     } finally {
       await busy.app.close();
     }
