@@ -26,6 +26,7 @@ import {
   InferenceNotReady,
   InferenceReady,
   type InferResultHeaders,
+  type ProgressLine,
 } from '@nst/contracts';
 import type { InferenceConfig } from './config.ts';
 import { ModelVersions, UnknownVersionError } from './modelVersions.ts';
@@ -178,7 +179,7 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
     }
     // In progress mode the answer starts streaming once the run is admitted.
     let stream: PassThrough | undefined;
-    const line = (o: unknown) => stream?.write(`${JSON.stringify(o)}\n`);
+    const line = (o: ProgressLine) => stream?.write(`${JSON.stringify(o)}\n`);
     let run;
     try {
       run = await queue.run(async () => {
