@@ -202,6 +202,38 @@ describe('inference service routes', () => {
     }
   });
 
+  it('a waiting request whose client leaves is dropped unrun and counted, freeing its place in the queue', async () => {
+    const busy = await buildInferenceApp(config(models.root, { NST_INFER_CONCURRENCY: '1', NST_QUEUE_SIZE: '1' }));
+    try {
+      // The client's side of the connection: closing the response before it is written is what a client leaving looks like.
+      const leaving: Array<() => void> = [];
+      busy.app.addHook('onRequest', async (req, reply) => {
+        if (req.headers['x-test-leaves']) leaving.push(() => reply.raw.destroy());
+      });
+      await busy.versions.start();
+      let release!: () => void;
+      const holding = busy.queue.run(() => new Promise<void>((resolve) => (release = resolve)));
+      const left = busy.app.inject({ method: 'POST', url: '/infer', payload: input.png, headers: { 'content-type': 'image/png', 'x-test-leaves': '1' } }).catch((e: Error) => e);
+      await vi.waitFor(() => expect(busy.queue.depth).toBe(1));
+      leaving[0]!();
+      await vi.waitFor(() => expect(busy.queue.depth).toBe(0));
+      expect(busy.queue.cancelled).toBe(1);
+      await left;
+      // Its place is free: the next request queues instead of being shed.
+      const next = busy.app.inject({ method: 'POST', url: '/infer', payload: input.png, headers: { 'content-type': 'image/png' } });
+      await vi.waitFor(() => expect(busy.queue.depth).toBe(1));
+      release();
+      await holding;
+      expect((await next).statusCode).toBe(200);
+      const metrics = (await busy.app.inject({ url: '/metrics' })).body;
+      expect(metrics).toMatch(/nst_inference_cancelled_total\{[^}]*model="model1"[^}]*\} 1\n/);
+      // One network run: the request that left never ran.
+      expect(metrics).toMatch(/nst_inference_duration_seconds_count\{[^}]*model="model1"[^}]*\} 1\n/);
+    } finally {
+      await busy.app.close();
+    }
+  });
+
   it('a live version whose artefact does not match its card is not switched to, and /ready says so', async () => {
     const v3 = await models.publish('model1', 3);
     await writeFile(models.store.onnxPath('model1', v3), Buffer.alloc((await models.store.card('model1', v3)).artefact.bytes, 7));
