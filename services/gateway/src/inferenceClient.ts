@@ -80,7 +80,7 @@ async function readProgressStream(body: AsyncIterable<Buffer>, onProgress: (done
         result = { headers: line.result, bytes: line.bytes };
         chunks.push(buffered);
         received = buffered.length;
-      } else onProgress(line.tiles_done, line.tiles_total);
+      } else if ('tiles_done' in line) onProgress(line.tiles_done, line.tiles_total);
     }
   }
   if (!result) throw new Error('the progress stream ended without a result');
