@@ -12,6 +12,10 @@ export default defineConfig({
           name: 'unit',
           include: UNIT,
           testTimeout: 20_000,
+          // Files share their worker's modules: the service libraries (onnxruntime, sharp, the
+          // network) are imported once per worker, not once per file, which is most of this
+          // tier's time. Unit tests keep no global state (no vi.mock, no process.env changes).
+          isolate: false,
           // Runs first, so a broken unit fails the run in seconds.
           sequence: { groupOrder: 0 },
         },

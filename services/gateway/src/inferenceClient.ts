@@ -12,6 +12,7 @@
 import type { Readable } from 'node:stream';
 import { Pool, errors, type Dispatcher } from 'undici';
 import { DRAINING_HEADER, HttpError, type OutputFormat, type StyleControls } from '@nst/common';
+import { INFERENCE_PROGRESS_CONTENT_TYPE as PROGRESS_CONTENT_TYPE, type InferenceReady, type ProgressLine } from '@nst/contracts';
 import { REPLICA_SEPARATOR } from './config.ts';
 
 /** How long a replica that failed to connect or is stopping gets no new requests. */
@@ -52,9 +53,6 @@ export interface InferRequest {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Content type of the inference service's progress stream (see inference/src/app.ts). */
-const PROGRESS_CONTENT_TYPE = 'application/x-nst-progress';
-
 interface ProgressAnswer {
   headers: Record<string, string>;
   image: Buffer;
@@ -75,14 +73,14 @@ async function readProgressStream(body: AsyncIterable<Buffer>, onProgress: (done
     buffered = Buffer.concat([buffered, chunk]);
     let nl: number;
     while (!result && (nl = buffered.indexOf(10)) >= 0) {
-      const line = JSON.parse(buffered.subarray(0, nl).toString('utf8')) as { tiles_done?: number; tiles_total?: number; result?: Record<string, string>; bytes?: number; error?: { statusCode: number; message: string } };
+      const line = JSON.parse(buffered.subarray(0, nl).toString('utf8')) as ProgressLine;
       buffered = buffered.subarray(nl + 1);
-      if (line.error) return { error: line.error };
-      if (line.result) {
-        result = { headers: line.result, bytes: line.bytes ?? 0 };
+      if ('error' in line) return { error: line.error };
+      if ('result' in line) {
+        result = { headers: line.result, bytes: line.bytes };
         chunks.push(buffered);
         received = buffered.length;
-      } else if (line.tiles_done !== undefined) onProgress(line.tiles_done, line.tiles_total ?? line.tiles_done);
+      } else if ('tiles_done' in line) onProgress(line.tiles_done, line.tiles_total);
     }
   }
   if (!result) throw new Error('the progress stream ended without a result');
@@ -254,7 +252,7 @@ export class InferenceClient {
       urls.map(async (url) => {
         try {
           const res = await this.pool(url).request({ method: 'GET', path: '/ready', headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
-          const body = (await res.body.json()) as { version?: string; failed?: unknown };
+          const body = (await res.body.json()) as Partial<InferenceReady>;
           // `failed`: a version latest.txt names that the service refused to switch to.
           return { ready: res.statusCode === 200, version: body.version, ...(body.failed ? { failed: body.failed } : {}) };
         } catch (err) {

@@ -1,12 +1,12 @@
 /** The inference service: one process per style model, POST /infer runs its network. */
 import { PassThrough } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifySchemaValidationError } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import {
   CONTENT_TYPES,
   HttpError,
   ModelStore,
-  OUTPUT_FORMATS,
   StyleImages,
   abortedWhenClientLeaves,
   applyConnectionCap,
@@ -14,9 +14,19 @@ import {
   createService,
   parseStyleControls,
   serverLimitOptions,
-  type OutputFormat,
 } from '@nst/common';
 import { decodeForNetwork, encodeImage } from '@nst/network';
+import {
+  ErrorBody,
+  INFERENCE_PROGRESS_CONTENT_TYPE,
+  InferBody,
+  InferImage,
+  InferQuery,
+  InferenceNotReady,
+  InferenceReady,
+  type InferResultHeaders,
+  type ProgressLine,
+} from '@nst/contracts';
 import type { InferenceConfig } from './config.ts';
 import { ModelVersions, UnknownVersionError } from './modelVersions.ts';
 import { JobCancelledError, QueueFullError, WorkQueue } from './workQueue.ts';
@@ -24,31 +34,29 @@ import { JobCancelledError, QueueFullError, WorkQueue } from './workQueue.ts';
 export interface InferenceApp {
   app: FastifyInstance;
   versions: ModelVersions;
+  /** Admission to the network: what runs and waits now. */
+  queue: WorkQueue;
 }
 
-function parseOptions(query: Record<string, string | undefined>, config: InferenceConfig) {
-  const maxSide = query.max_size === undefined ? config.NST_MAX_SIDE_DEFAULT : Number(query.max_size);
-  if (!Number.isInteger(maxSide) || maxSide < 16 || maxSide > config.NST_MAX_SIDE_LIMIT) {
-    throw new HttpError(400, `max_size must be an integer from 16 to ${config.NST_MAX_SIDE_LIMIT}`);
-  }
-  const format = (query.format ?? 'png') as OutputFormat;
-  if (!OUTPUT_FORMATS.includes(format)) throw new HttpError(400, `format must be one of ${OUTPUT_FORMATS.join(', ')}`);
-  const controls = parseStyleControls(query);
-  if ('error' in controls) throw new HttpError(400, controls.error);
-  return { maxSide, format, controls, version: query.version || undefined, progress: query.progress === '1', style: query.style || undefined };
+/** A 400's message: each problem once, named by its field unless its message already names it. */
+function validationMessage(errors: FastifySchemaValidationError[]): Error {
+  return new Error(
+    errors
+      .map((e) => {
+        const field = e.instancePath.replace(/^\//, '').replaceAll('/', '.');
+        return field && !e.message?.includes(field) ? `${field}: ${e.message}` : (e.message ?? 'invalid request');
+      })
+      .join('; '),
+  );
 }
-
-/**
- * `?progress=1` answers as a stream: one JSON line per tile done ({"tiles_done","tiles_total"}),
- * then either {"result": {headers}, "bytes": N} followed by the N bytes of the image, or
- * {"error": {"statusCode", "message"}}. Errors before the run starts are ordinary HTTP errors.
- */
-export const PROGRESS_CONTENT_TYPE = 'application/x-nst-progress';
 
 export async function buildInferenceApp(config: InferenceConfig): Promise<InferenceApp> {
   const service = `inference-${config.NST_MODEL}`;
-  const app = createService({ service, logLevel: config.LOG_LEVEL, bodyLimit: config.NST_MAX_UPLOAD_BYTES, fastify: serverLimitOptions(config) });
-  applyConnectionCap(app, config);
+  const base = createService({ service, logLevel: config.LOG_LEVEL, bodyLimit: config.NST_MAX_UPLOAD_BYTES, fastify: serverLimitOptions(config) });
+  base.setValidatorCompiler(validatorCompiler);
+  base.setSerializerCompiler(serializerCompiler);
+  const app = base.withTypeProvider<ZodTypeProvider>();
+  applyConnectionCap(base, config);
   const store = new ModelStore(config.NST_STORAGE_DIR);
   const styles = new StyleImages(config.NST_STORAGE_DIR);
   const model = config.NST_MODEL;
@@ -126,18 +134,26 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
 
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.NST_MAX_UPLOAD_BYTES }, (_req, body, done) => done(null, body));
 
-  app.get('/ready', async (_req, reply) => {
+  app.get('/ready', { schema: { response: { 200: InferenceReady, 503: InferenceNotReady } } }, async (_req, reply) => {
     const version = versions.liveVersion;
     if (!version) return reply.status(503).send({ status: 'loading', model });
     const failed = versions.loadFailure;
-    return { status: 'ready', model, style: config.style, kind: config.kind, version, loaded: versions.loadedVersions, ...(failed ? { failed } : {}) };
+    return { status: 'ready' as const, model, style: config.style, kind: config.kind, version, loaded: versions.loadedVersions, ...(failed ? { failed } : {}) };
   });
 
-  app.post('/infer', async (req, reply) => {
+  const limit = config.NST_MAX_SIDE_LIMIT;
+  const querystring = InferQuery.refine((q) => q.max_size === undefined || q.max_size <= limit, { error: `max_size must be an integer from 16 to ${limit}`, path: ['max_size'] });
+  const errors = { 400: ErrorBody, 404: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody, 499: ErrorBody, 503: ErrorBody };
+  app.post('/infer', { schema: { querystring, body: InferBody, response: { 200: InferImage, ...errors } }, schemaErrorFormatter: validationMessage }, async (req, reply) => {
     const gone = abortedWhenClientLeaves(reply);
-    const { maxSide, format, controls, version, progress, style } = parseOptions(req.query as Record<string, string | undefined>, config);
-    const body = req.body;
-    if (!Buffer.isBuffer(body) || body.length === 0) throw new HttpError(400, 'the request body must be the image bytes');
+    const { query, body } = req;
+    const controls = parseStyleControls(query);
+    if ('error' in controls) throw new HttpError(400, controls.error);
+    const maxSide = query.max_size ?? config.NST_MAX_SIDE_DEFAULT;
+    const { format } = query;
+    const version = query.version || undefined;
+    const style = query.style || undefined;
+    const progress = query.progress === '1';
 
     let styleImage: Uint8Array | undefined;
     if (config.kind === 'arbitrary') {
@@ -162,13 +178,13 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
     }
     // In progress mode the answer starts streaming once the run is admitted.
     let stream: PassThrough | undefined;
-    const line = (o: unknown) => stream?.write(`${JSON.stringify(o)}\n`);
+    const line = (o: ProgressLine) => stream?.write(`${JSON.stringify(o)}\n`);
     let run;
     try {
       run = await queue.run(async () => {
         if (progress) {
           stream = new PassThrough();
-          void reply.type(PROGRESS_CONTENT_TYPE).send(stream);
+          void reply.type(INFERENCE_PROGRESS_CONTENT_TYPE).send(stream);
         }
         const t = performance.now();
         const onTile = (done: number, total: number) => line({ tiles_done: done, tiles_total: total });
@@ -207,7 +223,7 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
       return reply;
     }
     const done = performance.now();
-    const headers = {
+    const headers: InferResultHeaders = {
       'x-model': model,
       'x-model-version': loaded.version,
       'x-image-width': String(input.width),
@@ -228,5 +244,5 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
   });
 
   app.addHook('onClose', async () => versions.stop());
-  return { app, versions };
+  return { app: base, versions, queue };
 }

@@ -8,6 +8,7 @@
 import * as ort from 'onnxruntime-node';
 import type { FastifyBaseLogger } from 'fastify';
 import { ModelStore, UnverifiableVersionError, readVerifiedArtefact, type ModelKind } from '@nst/common';
+import type { LoadFailure } from '@nst/contracts';
 import { ArbitraryRunner } from './arbitraryRunner.ts';
 import { StyleRunner, type RunInput, type Runner, type TilingSettings } from './styleRunner.ts';
 
@@ -55,13 +56,6 @@ export interface ModelVersionsOptions {
   memArena?: boolean;
   onLoaded?: (version: string, ms: number) => void;
   onLoadFailed?: (version: string, reason: string) => void;
-}
-
-/** The last version latest.txt named that could not be served, and why. */
-export interface LoadFailure {
-  version: string;
-  reason: string;
-  at: string;
 }
 
 export class ModelVersions {
