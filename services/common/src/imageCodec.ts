@@ -7,8 +7,8 @@ import sharp, { type Metadata } from 'sharp';
 import { roundToNetworkSize } from './network/styleNet.ts';
 import { HttpError } from './httpService.ts';
 
-export const OUTPUT_FORMATS = ['png', 'jpeg', 'webp'] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+import type { OutputFormat } from '@nst/contracts';
+export { OUTPUT_FORMATS, type OutputFormat } from '@nst/contracts';
 export const CONTENT_TYPES: Record<OutputFormat, string> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' };
 const INPUT_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif']);
 
