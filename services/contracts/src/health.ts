@@ -25,3 +25,6 @@ export const readinessSchema = z
   })
   .meta({ id: 'Readiness' });
 export type Readiness = z.infer<typeof readinessSchema>;
+
+/** /ready of any service once it has begun to stop (httpService.ts). */
+export const drainingSchema = z.object({ status: z.literal('draining'), service: z.string() });

@@ -9,7 +9,7 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 export const stylizeFieldsSchema = z.object({
   model: z.string().describe('A model name from GET /api/models'),
   max_size: z.string().optional().describe('Longest side of the result in px, 16..the server limit (default 1024)'),
-  format: z.enum(OUTPUT_FORMATS).optional().describe('Encoding of the result (default png)'),
+  format: z.enum(OUTPUT_FORMATS, { error: `format must be one of ${OUTPUT_FORMATS.join(', ')}` }).optional().describe('Encoding of the result (default png)'),
   style: z.string().optional().describe('For an arbitrary-style model: an id from POST /api/styles'),
   strength: z.string().optional().describe('Style strength, 0..1 (default 1)'),
   preserve_colors: z.string().optional().describe("true: keep the photo's colours, take only the luminance of the style"),
