@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { applyConnectionCap, createService, ensureAdminToken, openPlatformStore, serverLimitOptions } from '@nst/common';
 import type { GatewayConfig } from './config.ts';
 import { createContext, type GatewayContext, type Inference } from './context.ts';
-import { useZodSchemas } from './typedRoutes.ts';
+import { useZodSchemas, withoutUnusedComponents } from './typedRoutes.ts';
 import { drainingSchema, readinessSchema } from '@nst/contracts';
 import { feedbackRoutes } from './routes/feedback.ts';
 import { imageRoutes } from './routes/images.ts';
@@ -37,7 +37,14 @@ export interface GatewayUpstreams {
   finetune?: FinetuneCalls;
 }
 
-export async function buildGatewayApp(config: GatewayConfig, upstreams: GatewayUpstreams = {}): Promise<{ app: FastifyInstance; ctx: GatewayContext }> {
+/** A route as registered: what the OpenAPI document must list unless it is hidden. */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  hidden: boolean;
+}
+
+export async function buildGatewayApp(config: GatewayConfig, upstreams: GatewayUpstreams = {}): Promise<{ app: FastifyInstance; ctx: GatewayContext; routes: RegisteredRoute[] }> {
   const service = createService({
     service: 'gateway',
     logLevel: config.LOG_LEVEL,
@@ -45,6 +52,10 @@ export async function buildGatewayApp(config: GatewayConfig, upstreams: GatewayU
     fastify: { ...serverLimitOptions(config), trustProxy: config.NST_TRUST_PROXY },
   });
   const app = useZodSchemas(service);
+  const routes: RegisteredRoute[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, hidden: r.schema?.hide === true });
+  });
   applyConnectionCap(app, config);
   const platform = await openPlatformStore({ storageDir: config.NST_STORAGE_DIR, databaseUrl: config.NST_DATABASE_URL });
   const ctx = createContext(config, app.metrics, platform, app.log, upstreams.inference);
@@ -57,7 +68,7 @@ export async function buildGatewayApp(config: GatewayConfig, upstreams: GatewayU
     },
     // Route schemas are zod (@nst/contracts); schemas with a meta id become named components.
     transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    transformObject: (doc) => withoutUnusedComponents(jsonSchemaTransformObject(doc)),
   });
   await app.register(swaggerUi, { routePrefix: API_DOCS_PATH, uiConfig: { deepLinking: true } });
   await app.register(cookie);
@@ -122,6 +133,6 @@ export async function buildGatewayApp(config: GatewayConfig, upstreams: GatewayU
     await ctx.inference.close();
     await platform.close();
   });
-  return { app, ctx };
+  return { app, ctx, routes };
 }
 

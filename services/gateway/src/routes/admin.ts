@@ -10,7 +10,7 @@ import { canaryRequestSchema, jobParamsSchema, modelParamsSchema, promoteRequest
 import type { GatewayContext } from '../context.ts';
 import type { FinetuneCalls } from '../finetuneClient.ts';
 import { knownModelHook } from '../knownModel.ts';
-import { binaryBody, errorResponses, type GatewayApp } from '../typedRoutes.ts';
+import { binaryResponse, errorResponses, type GatewayApp } from '../typedRoutes.ts';
 
 /** Whatever the fine-tuning service answered, relayed as it is (its own API documents it). */
 const relayed = z.unknown();
@@ -52,8 +52,7 @@ export function adminRoutes(app: GatewayApp, ctx: GatewayContext, finetune: Fine
         schema: {
           summary: 'Every rating that counts, oldest first, as JSON Lines (the feedback.jsonl shape), streamed',
           security,
-          produces: ['application/x-ndjson'],
-          response: { 200: binaryBody('One feedback line (JSON) per line'), ...errorResponses(401) },
+          response: { 200: binaryResponse('One feedback line (JSON) per line', ['application/x-ndjson']), ...errorResponses(401) },
         },
       },
       async (_req, reply) => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { HttpError } from '@nst/common';
 import { imageParamsSchema } from '@nst/contracts';
 import type { GatewayContext } from '../context.ts';
-import { binaryBody, errorResponses, type GatewayApp } from '../typedRoutes.ts';
+import { binaryResponse, errorResponses, type GatewayApp } from '../typedRoutes.ts';
 
 const TYPES: Record<string, string> = {
   '.jpeg': 'image/jpeg',
@@ -21,8 +21,7 @@ export function imageRoutes(app: GatewayApp, ctx: GatewayContext): void {
   const schema = {
     summary: 'A stored upload (inputs) or result (outputs)',
     params: imageParamsSchema,
-    produces: Object.values(TYPES),
-    response: { 200: binaryBody('The image bytes'), ...errorResponses(404) },
+    response: { 200: binaryResponse('The image', [...new Set(Object.values(TYPES))]), ...errorResponses(404) },
   };
   app.get('/api/images/:kind/:name', { schema }, async (req, reply) => {
     const { kind, name } = req.params;

@@ -5,7 +5,7 @@ import { HttpError, STYLES, modelKind, parseVersionName, versionName } from '@ns
 import { modelCardSchema, modelParamsSchema, modelsResponseSchema, thumbnailQuerySchema, versionParamsSchema } from '@nst/contracts';
 import type { GatewayContext } from '../context.ts';
 import { knownModelHook } from '../knownModel.ts';
-import { binaryBody, errorResponses, type GatewayApp } from '../typedRoutes.ts';
+import { binaryResponse, errorResponses, type GatewayApp } from '../typedRoutes.ts';
 
 export function modelRoutes(app: GatewayApp, ctx: GatewayContext): void {
   const preHandler = knownModelHook(ctx.modelNames);
@@ -56,8 +56,7 @@ export function modelRoutes(app: GatewayApp, ctx: GatewayContext): void {
         summary: 'The style painting; ?w=N for a thumbnail N px wide',
         params: modelParamsSchema,
         querystring: thumbnailQuerySchema,
-        produces: ['image/jpeg'],
-        response: { 200: binaryBody('JPEG bytes'), ...errorResponses(400, 404) },
+        response: { 200: binaryResponse('The painting (JPEG)', ['image/jpeg']), ...errorResponses(400, 404) },
       },
     },
     async (req, reply) => {

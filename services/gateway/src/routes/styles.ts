@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { HttpError, probeImage } from '@nst/common';
 import { STYLE_ID, styleFormSchema, styleImageSchema, styleListSchema, styleParamsSchema, thumbnailQuerySchema, type StyleImage, type StyleRecord } from '@nst/contracts';
 import type { GatewayContext } from '../context.ts';
-import { binaryBody, errorResponses, streamedBody, type GatewayApp } from '../typedRoutes.ts';
+import { binaryResponse, errorResponses, streamedBody, type GatewayApp } from '../typedRoutes.ts';
 import { multipartFault } from '../uploadForm.ts';
 
 const styleView = (r: StyleRecord): StyleImage => ({
@@ -86,8 +86,7 @@ export function styleRoutes(app: GatewayApp, ctx: GatewayContext): void {
         summary: 'A style image; ?w=N for a thumbnail N px wide',
         params: styleParamsSchema,
         querystring: thumbnailQuerySchema,
-        produces: ['image/jpeg', 'image/png', 'image/webp'],
-        response: { 200: binaryBody('The image bytes'), ...errorResponses(400, 404) },
+        response: { 200: binaryResponse('The image as uploaded, or a JPEG thumbnail', ['image/jpeg', 'image/png', 'image/webp']), ...errorResponses(400, 404) },
       },
     },
     async (req, reply) => {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import type { ModelCard } from '@nst/contracts';
-import { buildGatewayApp } from '../../src/app.ts';
+import { buildGatewayApp, type RegisteredRoute } from '../../src/app.ts';
 import { loadGatewayConfig } from '../../src/config.ts';
 import type { GatewayContext, Inference } from '../../src/context.ts';
 import type { FinetuneCalls } from '../../src/finetuneClient.ts';
@@ -22,6 +22,8 @@ const PNG = await sharp({ create: { width: 40, height: 30, channels: 3, backgrou
 export interface InProcessGateway {
   app: FastifyInstance;
   ctx: GatewayContext;
+  /** Every route the app registered after its base service (health and metrics come before). */
+  routes: RegisteredRoute[];
   /** Every call the stand-in for the fine-tuning service received. */
   finetuneCalls: { method: string; path: string; body?: unknown }[];
   close(): Promise<void>;
@@ -67,7 +69,7 @@ export async function inProcessGateway(): Promise<InProcessGateway> {
       return { status: method === 'POST' ? 202 : 200, body: method === 'GET' && p === '/jobs' ? [] : { id: 'job-1', model: 'model1', state: 'queued' } };
     },
   };
-  const { app, ctx } = await buildGatewayApp(config, { inference, finetune });
+  const { app, ctx, routes } = await buildGatewayApp(config, { inference, finetune });
   for (let i = 0; i < 2; i++) await ctx.store.addVersion('model1', WEIGHTS, card('model1'));
   await ctx.release.initialRelease('model1', 'model1_v1');
   await mkdir(ctx.store.modelDir('model1'), { recursive: true });
@@ -76,6 +78,7 @@ export async function inProcessGateway(): Promise<InProcessGateway> {
   return {
     app,
     ctx,
+    routes,
     finetuneCalls,
     close: async () => {
       await app.close();
