@@ -38,8 +38,17 @@ export const stylizeResponseSchema = z
     strength: z.number(),
     preserve_colors: z.boolean(),
     style: z.string().optional(),
-    /** upload_ms, forward_ms, the inference service's decode/queue/inference/encode_ms, save_ms, total_ms. */
-    timings: z.record(z.string(), z.number()),
+    /** Where the time went (ms): the gateway's own steps, and the inference service's as it reports them. */
+    timings: z.object({
+      upload_ms: z.number(),
+      forward_ms: z.number(),
+      decode_ms: z.number().optional(),
+      queue_ms: z.number().optional(),
+      inference_ms: z.number().optional(),
+      encode_ms: z.number().optional(),
+      save_ms: z.number(),
+      total_ms: z.number(),
+    }),
     request_id: z.string(),
   })
   .meta({ id: 'StylizeResult' });
