@@ -14,7 +14,7 @@ export function feedbackRoutes(app: GatewayApp, ctx: GatewayContext, afterFeedba
   const schema = {
     summary: 'Rate a stylised image (as the client that made it: X-Client-Id or the nst_client cookie)',
     body: feedbackRequestSchema,
-    response: { 201: feedbackResponseSchema, ...errorResponses(400, 403, 404, 429, 503) },
+    response: { 201: feedbackResponseSchema, ...errorResponses(400, 403, 404, 429, 503, 507) },
   };
   for (const [url, hide] of [['/api/feedback', false], ['/feedback', true]] as const) {
     app.post(url, { schema: { ...schema, hide } }, async (req, reply) => {
