@@ -1,6 +1,7 @@
 /** Every gateway route in-process (Fastify inject): its answer, and a refusal with the error body. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorBody, feedbackResponseSchema, modelCardSchema, modelHistorySchema, modelStatsSchema, modelsResponseSchema, readinessSchema, releaseChangeSchema, styleImageSchema, styleListSchema, stylizeResponseSchema } from '@nst/contracts';
+import { HttpError } from '@nst/common';
 import { ADMIN_TOKEN, JPEG, inProcessGateway, multipart, type InProcessGateway } from './support/inProcessGateway.ts';
 
 let gw: InProcessGateway;
@@ -49,6 +50,22 @@ describe('gateway routes in-process', () => {
     await expectError(await stylise({ model: 'model1', format: 'bmp', image: photo }), 400, /format must be one of png, jpeg, webp/);
     await expectError(await stylise({ model: 'model1', strength: '2', image: photo }), 400, /strength must be a number from 0 to 1/);
     await expectError(await gw.app.inject({ method: 'POST', url: '/api/stylize', payload: { model: 'model1' } }), 415, /multipart/);
+    gw.failNextInference(new HttpError(503, 'model model1: busy', { 'retry-after': '2' }));
+    const busy = await stylise();
+    await expectError(busy, 503, /model model1: busy/);
+    expect(busy.headers['retry-after']).toBe('2');
+  });
+
+  it('GET /ready answers 503 with its own body while the gateway stops', async () => {
+    gw.app.draining = true;
+    try {
+      const res = await gw.app.inject('/ready');
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toEqual({ status: 'draining', service: 'gateway' });
+      await expectError(await gw.app.inject('/api/models'), 503, /shutting down/);
+    } finally {
+      gw.app.draining = false;
+    }
   });
 
   it('POST /api/feedback records a rating by the maker; others are refused', async () => {

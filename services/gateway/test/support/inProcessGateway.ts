@@ -24,6 +24,8 @@ export interface InProcessGateway {
   ctx: GatewayContext;
   /** Every route the app registered after its base service (health and metrics come before). */
   routes: RegisteredRoute[];
+  /** Makes the stand-in for the inference services fail the next request with this error. */
+  failNextInference(err: Error): void;
   /** Every call the stand-in for the fine-tuning service received. */
   finetuneCalls: { method: string; path: string; body?: unknown }[];
   close(): Promise<void>;
@@ -55,9 +57,15 @@ export async function inProcessGateway(): Promise<InProcessGateway> {
     NST_RATE_LIMIT_STYLIZE: '0',
     NST_RATE_LIMIT_FEEDBACK: '0',
   });
+  let failure: Error | undefined;
   const inference: Inference = {
     checkCapacity: () => undefined,
-    infer: async (r) => ({ image: PNG, version: r.version ?? 'model1_v1', width: 40, height: 30, timings: { inference_ms: 1 } }),
+    infer: async (r) => {
+      const err = failure;
+      failure = undefined;
+      if (err) throw err;
+      return { image: PNG, version: r.version ?? 'model1_v1', width: 40, height: 30, timings: { inference_ms: 1 } };
+    },
     ready: async () => ({ ready: true, version: 'model1_v1' }),
     close: async () => undefined,
   };
@@ -80,6 +88,9 @@ export async function inProcessGateway(): Promise<InProcessGateway> {
     ctx,
     routes,
     finetuneCalls,
+    failNextInference: (err) => {
+      failure = err;
+    },
     close: async () => {
       await app.close();
       await rm(dir, { recursive: true, force: true });
