@@ -1,49 +1,12 @@
 /** Typed calls to the gateway's JSON API (same origin, relative URLs). */
-import type { UiConfig } from '@nst/contracts/uiConfig';
+import type { UiConfig } from '@nst/contracts';
 
-export interface ModelInfo {
-  name: string;
-  /** 'arbitrary': the style is a painting the user uploads (POST /api/styles). */
-  kind?: 'fast-style' | 'arbitrary';
-  style: string;
-  title: string;
-  artist: string;
-  live_version: string | null;
-  versions: string[];
-  /** A candidate version getting a share of traffic (A/B), if any. */
-  canary?: { version: string; percent: number } | null;
-  style_image_url: string | null;
-  thumbnail_url: string | null;
-}
+import type { ErrorBody, FeedbackRequest, FeedbackResponse, ModelInfo, ModelsResponse, OutputFormat, StyleImage, StyleList, StylizeFinalLine, StylizeProgressLine, StylizeResult } from '@nst/contracts';
 
-/** An uploaded painting for the arbitrary-style model. */
-export interface StyleImage {
-  id: string;
-  title: string;
-  width: number;
-  height: number;
-  created_at: string;
-  image_url: string;
-  thumbnail_url: string;
-}
+export type { FeedbackRequest, FeedbackResponse, ModelInfo, OutputFormat, StyleImage, StylizeResult };
 
-export interface StylizeResult {
-  model: string;
-  version: string;
-  content_image_filename: string;
-  output_image_filename: string;
-  input_url: string;
-  output_url: string;
-  width: number;
-  height: number;
-  strength?: number;
-  preserve_colors?: boolean;
-  style?: string;
-  timings: { total_ms: number; inference_ms?: number; [k: string]: number | undefined };
-  request_id?: string;
-}
-
-export type OutputFormat = 'png' | 'jpeg' | 'webp';
+/** A line of the stylise progress stream, read before it is known which kind it is. */
+type StreamLine = Partial<StylizeProgressLine> & Partial<Extract<StylizeFinalLine, { result: unknown }>> & Partial<Extract<StylizeFinalLine, { error: unknown }>>;
 
 export interface StylizeOptions {
   image: File;
@@ -61,20 +24,6 @@ export interface StylizeOptions {
   signal?: AbortSignal;
 }
 
-export interface FeedbackRequest {
-  feedback: 'good' | 'bad';
-  model: string;
-  content_image_filename: string;
-  output_image_filename: string;
-  timestamp: string;
-  comment?: string;
-}
-
-export interface FeedbackResponse {
-  status: string;
-  version?: string;
-}
-
 /** An error reported by the gateway (`{ statusCode, error, message, request_id }`) or by the network. */
 export class ApiError extends Error {
   constructor(
@@ -87,13 +36,6 @@ export class ApiError extends Error {
   }
 }
 
-interface ErrorBody {
-  statusCode?: number;
-  error?: string;
-  message?: string;
-  request_id?: string;
-}
-
 function fallbackMessage(status: number): string {
   if (status === 0) return 'Could not reach the server. Check your connection and try again.';
   if (status === 413) return 'The image is too large.';
@@ -104,10 +46,10 @@ function fallbackMessage(status: number): string {
 
 /** Builds an ApiError from a response body (JSON error object, or anything else). */
 export function errorFromBody(status: number, bodyText: string): ApiError {
-  let body: ErrorBody | undefined;
+  let body: Partial<ErrorBody> | undefined;
   try {
     const parsed: unknown = JSON.parse(bodyText);
-    if (parsed && typeof parsed === 'object') body = parsed as ErrorBody;
+    if (parsed && typeof parsed === 'object') body = parsed as Partial<ErrorBody>;
   } catch {
     body = undefined;
   }
@@ -138,7 +80,7 @@ export function getUiConfig(): Promise<UiConfig> {
 }
 
 export async function listModels(signal?: AbortSignal): Promise<ModelInfo[]> {
-  const body = await fetchJson<{ models: ModelInfo[] }>('/api/models', { signal });
+  const body = await fetchJson<ModelsResponse>('/api/models', { signal });
   return Array.isArray(body.models) ? body.models : [];
 }
 
@@ -162,7 +104,7 @@ export function stylize(opts: StylizeOptions): Promise<StylizeResult> {
     // Progress stream: JSON lines of tiles done, then {"result"} or {"error"}.
     xhr.setRequestHeader('Accept', 'application/x-ndjson, application/json');
     let seen = 0;
-    const lines = (): Record<string, unknown>[] => {
+    const lines = (): StreamLine[] => {
       const text = xhr.responseText;
       const end = text.lastIndexOf('\n');
       if (end < seen) return [];
@@ -170,12 +112,12 @@ export function stylize(opts: StylizeOptions): Promise<StylizeResult> {
         .slice(seen, end)
         .split('\n')
         .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
+        .map((l) => JSON.parse(l) as StreamLine);
       seen = end + 1;
       return out;
     };
     const streamed = () => (xhr.getResponseHeader('content-type') ?? '').includes('ndjson');
-    let final: Record<string, unknown> | undefined;
+    let final: StreamLine | undefined;
     const consume = () => {
       for (const l of lines()) {
         if (typeof l.tiles_done === 'number') opts.onTiles?.(l.tiles_done, Number(l.tiles_total));
@@ -202,10 +144,10 @@ export function stylize(opts: StylizeOptions): Promise<StylizeResult> {
         if (!xhr.responseText.endsWith('\n')) seen = Math.min(seen, xhr.responseText.length);
         consume();
         const tail = xhr.responseText.slice(seen).trim();
-        if (tail) final = JSON.parse(tail) as Record<string, unknown>;
-        const error = final?.error as { statusCode?: number; message?: string } | undefined;
+        if (tail) final = JSON.parse(tail) as StreamLine;
+        const error = final?.error;
         if (error) reject(new ApiError(error.message ?? fallbackMessage(error.statusCode ?? 500), error.statusCode ?? 500));
-        else if (final?.result) resolve(final.result as StylizeResult);
+        else if (final?.result) resolve(final.result);
         else reject(new ApiError('The server sent a response the page could not read.', xhr.status));
       } catch {
         reject(new ApiError('The server sent a response the page could not read.', xhr.status));
@@ -225,7 +167,7 @@ export function stylize(opts: StylizeOptions): Promise<StylizeResult> {
 }
 
 export async function listStyles(): Promise<StyleImage[]> {
-  const body = await fetchJson<{ styles: StyleImage[] }>('/api/styles');
+  const body = await fetchJson<StyleList>('/api/styles');
   return Array.isArray(body.styles) ? body.styles : [];
 }
 

@@ -12,7 +12,8 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEFAULT_BAD_FEEDBACK_THRESHOLD, checkThreshold, gateFromStats, gateFromStore, type GateDecision, type ModelStats } from '@nst/common/feedbackGate';
+import { DEFAULT_BAD_FEEDBACK_THRESHOLD, checkThreshold, gateFromStats, gateFromStore, type GateDecision } from '@nst/common/feedbackGate';
+import type { ModelStats } from '@nst/contracts';
 import { DEFAULT_MODELS, modelListSchema } from '@nst/common/styles';
 
 export interface GateOptions {

@@ -14,6 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
+import type { ModelsResponse, StylizeResult } from '@nst/contracts';
 
 export interface SmokeOptions {
   baseUrl: string;
@@ -75,7 +76,7 @@ export async function smokeTest(o: SmokeOptions): Promise<SmokeResult> {
   if (!model) {
     const res = await fetch(`${base}/api/models`, { signal: AbortSignal.timeout(timeoutMs) });
     check(res.ok, `GET /api/models answered ${res.status}`);
-    const body = (await res.json()) as { models?: { name: string; live_version?: string | null }[] };
+    const body = (await res.json()) as Partial<ModelsResponse>;
     model = body.models?.find((m) => m.live_version)?.name ?? body.models?.[0]?.name;
     check(model, 'GET /api/models lists no model');
   }
@@ -89,7 +90,8 @@ export async function smokeTest(o: SmokeOptions): Promise<SmokeResult> {
   const text = await res.text();
   check(res.status === 200, `POST /api/stylize answered ${res.status}: ${text.slice(0, 300)}`);
   check(res.headers.get('x-request-id') === requestId, `x-request-id not echoed (sent ${requestId}, got ${res.headers.get('x-request-id')})`);
-  let answer: { model?: string; version?: string; output_url?: string; content_image_filename?: string; output_image_filename?: string; width?: number; height?: number };
+  // Checked field by field below: a smoke test trusts nothing of the answer.
+  let answer: Partial<StylizeResult>;
   try {
     answer = JSON.parse(text);
   } catch {

@@ -1,55 +1,10 @@
 /** Typed calls to the gateway for the operator page; admin calls carry the bearer token. */
+import type { CanaryRequest, HistoryEntry, ModelHistory, ModelStats, ModelsResponse, PromoteRequest, ReleaseChange, RollbackRequest } from '@nst/contracts';
 import { ApiError, errorFromBody, type ModelInfo } from '../api.ts';
 import { session } from './token.ts';
 
 export { ApiError, type ModelInfo };
-
-export interface HourlyCount {
-  hour: string;
-  good: number;
-  bad: number;
-}
-
-export interface VersionStats {
-  version: string;
-  parent: string | null;
-  created_at: string | null;
-  source: string | null;
-  metrics: Record<string, unknown>;
-  requests: number;
-  good: number;
-  bad: number;
-  rated: number;
-  bad_rate: number | null;
-  bad_rate_ci95: [number, number];
-  since: string | null;
-  hourly: HourlyCount[];
-}
-
-export interface CanaryState {
-  version: string;
-  percent: number;
-  since?: string;
-  by?: string;
-}
-
-export interface ModelStats {
-  model: string;
-  live_version: string | null;
-  canary: CanaryState | null;
-  versions: VersionStats[];
-}
-
-export interface HistoryEntry {
-  at: string;
-  model: string;
-  action: 'canary' | 'canary_end' | 'promote' | 'rollback' | 'publish' | string;
-  from: string | null;
-  to: string | null;
-  percent?: number;
-  actor: string;
-  reason?: string;
-}
+export type { HistoryEntry, ModelStats, VersionStats } from '@nst/contracts';
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | string;
 
@@ -112,10 +67,10 @@ async function request<T>(url: string, init: RequestInit = {}, admin = false): P
 }
 
 const enc = encodeURIComponent;
-const post = (body: unknown): RequestInit => ({ method: 'POST', body: JSON.stringify(body) });
+const post = <B>(body: B): RequestInit => ({ method: 'POST', body: JSON.stringify(body) });
 
 export async function listModels(): Promise<ModelInfo[]> {
-  const body = await request<{ models?: ModelInfo[] }>('/api/models');
+  const body = await request<Partial<ModelsResponse>>('/api/models');
   return Array.isArray(body?.models) ? body.models : [];
 }
 
@@ -124,7 +79,7 @@ export function modelStats(model: string): Promise<ModelStats> {
 }
 
 export async function modelHistory(model: string): Promise<HistoryEntry[]> {
-  const body = await request<{ history?: HistoryEntry[] }>(`/api/models/${enc(model)}/history`);
+  const body = await request<Partial<ModelHistory>>(`/api/models/${enc(model)}/history`);
   return Array.isArray(body?.history) ? body.history : [];
 }
 
@@ -141,16 +96,16 @@ export async function checkToken(): Promise<void> {
   }
 }
 
-export function setCanary(model: string, version: string | undefined, percent: number, reason?: string): Promise<{ change: HistoryEntry }> {
-  return request(`/api/admin/models/${enc(model)}/canary`, post({ version, percent, ...(reason ? { reason } : {}) }), true);
+export function setCanary(model: string, version: string | undefined, percent: number, reason?: string): Promise<ReleaseChange> {
+  return request(`/api/admin/models/${enc(model)}/canary`, post<CanaryRequest>({ version, percent, ...(reason ? { reason } : {}) }), true);
 }
 
-export function promote(model: string, reason?: string): Promise<{ change: HistoryEntry }> {
-  return request(`/api/admin/models/${enc(model)}/promote`, post(reason ? { reason } : {}), true);
+export function promote(model: string, reason?: string): Promise<ReleaseChange> {
+  return request(`/api/admin/models/${enc(model)}/promote`, post<PromoteRequest>(reason ? { reason } : {}), true);
 }
 
-export function rollback(model: string, version?: string, reason?: string): Promise<{ change: HistoryEntry }> {
-  return request(`/api/admin/models/${enc(model)}/rollback`, post({ ...(version ? { version } : {}), ...(reason ? { reason } : {}) }), true);
+export function rollback(model: string, version?: string, reason?: string): Promise<ReleaseChange> {
+  return request(`/api/admin/models/${enc(model)}/rollback`, post<RollbackRequest>({ ...(version ? { version } : {}), ...(reason ? { reason } : {}) }), true);
 }
 
 export async function listJobs(): Promise<Job[]> {

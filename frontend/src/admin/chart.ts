@@ -190,12 +190,5 @@ export function legend(series: { name: string; color?: string }[], note?: string
   return ul;
 }
 
-/** Wilson score interval for k successes out of n (95%). */
-export function wilson(k: number, n: number, z = 1.96): [number, number] {
-  if (n <= 0) return [0, 1];
-  const p = k / n;
-  const denom = 1 + (z * z) / n;
-  const centre = (p + (z * z) / (2 * n)) / denom;
-  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / denom;
-  return [Math.max(0, centre - half), Math.min(1, centre + half)];
-}
+/** The 95% Wilson interval of a bad rate, as the gateway's statistics compute it. */
+export { wilsonInterval as wilson } from '@nst/common/feedbackStats';

@@ -12,19 +12,9 @@ import path from 'node:path';
 import { parseJsonLines } from './jsonl.ts';
 import { ModelStore } from './modelStore.ts';
 import { ratingKey } from './store/types.ts';
+import { feedbackEntrySchema, type FeedbackEntry, type ModelStats, type VersionStats } from '@nst/contracts';
 
 export const DEFAULT_BAD_FEEDBACK_THRESHOLD = 5;
-
-/** One line of feedback.jsonl as the gateway writes it (extra fields are ignored). */
-export interface FeedbackRecord {
-  feedback?: string;
-  model?: string;
-  version?: string;
-  timestamp?: string;
-  received_at?: string;
-  output_image_filename?: string;
-  client_id?: string;
-}
 
 export interface GateDecision {
   model: string;
@@ -41,18 +31,23 @@ export interface GateDecision {
   source: 'stats' | 'store';
 }
 
-/** The gateway's per-model statistics (GET /api/models/:model/stats). */
-export interface ModelStats {
-  model: string;
-  live_version: string | null;
-  versions: { version: string; requests?: number; good?: number; bad: number; bad_raters?: number; bad_rate?: number; since?: string | null }[];
-}
+/**
+ * What the gate reads of the gateway's per-model statistics (GET /api/models/:model/stats):
+ * the live version and, per version, its bad ratings and since when they count.
+ */
+export type GateStats = Pick<ModelStats, 'model' | 'live_version'> & {
+  versions: (Pick<VersionStats, 'version' | 'bad'> & Partial<Pick<VersionStats, 'bad_raters' | 'since'>>)[];
+};
 
-/** Parses feedback.jsonl text; blank and malformed lines are skipped (a half-written last line included). */
-export const parseFeedbackLines = (text: string): FeedbackRecord[] => parseJsonLines<FeedbackRecord>(text);
+/** Parses feedback.jsonl text; blank, malformed and foreign lines are skipped (a half-written last line included). */
+export const parseFeedbackLines = (text: string): FeedbackEntry[] =>
+  parseJsonLines(text).flatMap((line) => {
+    const r = feedbackEntrySchema.safeParse(line);
+    return r.success ? [r.data] : [];
+  });
 
-function recordTime(r: FeedbackRecord): number | null {
-  const t = Date.parse(r.received_at ?? r.timestamp ?? '');
+function recordTime(r: FeedbackEntry): number | null {
+  const t = Date.parse(r.received_at ?? r.timestamp);
   return Number.isNaN(t) ? null : t;
 }
 
@@ -60,7 +55,7 @@ function recordTime(r: FeedbackRecord): number | null {
  * `bad` ratings for `model`'s `liveVersion`; with `since`, only those received at or after it
  * (a line without a usable time is counted: it was rated for that version).
  */
-export function countBadFeedback(records: Iterable<FeedbackRecord>, model: string, liveVersion: string, since?: Date | null): number {
+export function countBadFeedback(records: Iterable<FeedbackEntry>, model: string, liveVersion: string, since?: Date | null): number {
   const from = since ? since.getTime() : null;
   let n = 0;
   for (const r of records) {
@@ -73,7 +68,7 @@ export function countBadFeedback(records: Iterable<FeedbackRecord>, model: strin
 }
 
 /** The ratings that count: of several by one client for one output, only the last. */
-export function latestRatings<R extends FeedbackRecord>(records: R[]): R[] {
+export function latestRatings<R extends FeedbackEntry>(records: R[]): R[] {
   const last = new Map<string, number>();
   records.forEach((r, i) => {
     const key = r.output_image_filename ? ratingKey({ output_image_filename: r.output_image_filename, client_id: r.client_id }) : null;
@@ -94,7 +89,7 @@ export function checkThreshold(threshold: number): number {
  * The decision from the gateway's statistics. With `minRaters`, the bad ratings must also
  * come from at least that many distinct clients: one client's streak never retrains a model.
  */
-export function gateFromStats(stats: ModelStats, threshold = DEFAULT_BAD_FEEDBACK_THRESHOLD, minRaters = 1): GateDecision {
+export function gateFromStats(stats: GateStats, threshold = DEFAULT_BAD_FEEDBACK_THRESHOLD, minRaters = 1): GateDecision {
   checkThreshold(threshold);
   const live = stats.live_version;
   const entry = live ? stats.versions.find((v) => v.version === live) : undefined;

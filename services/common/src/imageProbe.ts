@@ -3,11 +3,10 @@
  * the formats results come back in.
  */
 import sharp, { type Metadata } from 'sharp';
-import { OutputFormat as OutputFormatSchema } from '@nst/contracts';
+import type { OutputFormat } from '@nst/contracts';
 import { HttpError } from './httpService.ts';
 
-export const OUTPUT_FORMATS = OutputFormatSchema.options;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+export type { OutputFormat } from '@nst/contracts';
 export const CONTENT_TYPES: Record<OutputFormat, string> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' };
 const INPUT_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif']);
 

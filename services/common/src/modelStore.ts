@@ -7,25 +7,10 @@
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import { modelCardSchema, type ModelCard } from '@nst/contracts';
 import { createFileExclusive, writeFileAtomic } from './atomicFile.ts';
 
-export const modelCardSchema = z.object({
-  model: z.string(),
-  version: z.string(),
-  version_number: z.number().int().positive(),
-  parent: z.string().nullable(),
-  style: z.string(),
-  title: z.string().optional(),
-  artist: z.string().optional(),
-  licence: z.string(),
-  created_at: z.string(),
-  source: z.record(z.string(), z.unknown()),
-  artefact: z.object({ file: z.string(), sha256: z.string(), bytes: z.number().int() }),
-  metrics: z.record(z.string(), z.unknown()).default({}),
-  training: z.record(z.string(), z.unknown()).optional(),
-});
-export type ModelCard = z.infer<typeof modelCardSchema>;
+export type { ModelCard } from '@nst/contracts';
 
 export class ModelStoreError extends Error {}
 

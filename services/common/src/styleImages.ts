@@ -7,23 +7,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import { STYLE_ID, styleRecordSchema, type StyleRecord } from '@nst/contracts';
 import { writeFileAtomic } from './atomicFile.ts';
 
-export const STYLE_ID = /^st_[0-9a-f]{32}$/;
-
-export const styleRecordSchema = z.object({
-  id: z.string().regex(STYLE_ID),
-  title: z.string(),
-  file: z.string(),
-  format: z.string(),
-  width: z.number().int(),
-  height: z.number().int(),
-  bytes: z.number().int(),
-  sha256: z.string(),
-  created_at: z.string(),
-});
-export type StyleRecord = z.infer<typeof styleRecordSchema>;
+export type { StyleRecord } from '@nst/contracts';
 
 export class StyleImages {
   readonly dir: string;

@@ -3,10 +3,11 @@ import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkThreshold, countBadFeedback, gateFromStats, gateFromStore, latestRatings, type FeedbackRecord, type ModelStats } from '../src/feedbackGate.ts';
+import { checkThreshold, countBadFeedback, gateFromStats, gateFromStore, latestRatings, type GateStats } from '../src/feedbackGate.ts';
+import type { FeedbackEntry as FeedbackRecord } from '@nst/contracts';
 import { ModelStore, type ModelCard } from '../src/modelStore.ts';
 
-const stats = (bad: number, extra: Partial<ModelStats['versions'][number]> = {}, live: string | null = 'model1_v2'): ModelStats => ({
+const stats = (bad: number, extra: Partial<GateStats['versions'][number]> = {}, live: string | null = 'model1_v2'): GateStats => ({
   model: 'model1',
   live_version: live,
   versions: [
@@ -47,7 +48,9 @@ describe('feedback gate from statistics', () => {
 
 describe('bad ratings of a version', () => {
   const since = new Date('2026-03-01T12:00:00.000Z');
-  const bad = (over: Partial<FeedbackRecord>): FeedbackRecord => ({ feedback: 'bad', model: 'model1', version: 'model1_v2', received_at: '2026-03-02T00:00:00.000Z', ...over });
+  // Timestamps may be absent in old lines, which the gate still counts, hence the loose override.
+  const bad = (over: Partial<Record<keyof FeedbackRecord, unknown>>): FeedbackRecord =>
+    ({ feedback: 'bad', model: 'model1', version: 'model1_v2', content_image_filename: 'in.png', output_image_filename: 'out.png', received_at: '2026-03-02T00:00:00.000Z', ...over }) as FeedbackRecord;
 
   it('counts bad ratings of that model and version from `since` on (inclusive); a line without a time counts', () => {
     const records = [
@@ -70,12 +73,12 @@ describe('bad ratings of a version', () => {
 
   it('of one client\'s ratings of one output only the last counts; other clients and outputs are separate', () => {
     const rows: FeedbackRecord[] = [
-      { feedback: 'bad', output_image_filename: 'a.png', client_id: 'c1' },
-      { feedback: 'good', output_image_filename: 'a.png', client_id: 'c1' },
-      { feedback: 'bad', output_image_filename: 'a.png', client_id: 'c2' },
-      { feedback: 'bad', output_image_filename: 'b.png', client_id: 'c1' },
-      { feedback: 'bad', output_image_filename: 'c.png' },
-      { feedback: 'bad', output_image_filename: 'c.png' },
+      bad({ output_image_filename: 'a.png', client_id: 'c1' }),
+      bad({ feedback: 'good', output_image_filename: 'a.png', client_id: 'c1' }),
+      bad({ output_image_filename: 'a.png', client_id: 'c2' }),
+      bad({ output_image_filename: 'b.png', client_id: 'c1' }),
+      bad({ output_image_filename: 'c.png' }),
+      bad({ output_image_filename: 'c.png' }),
     ];
     expect(latestRatings(rows)).toEqual([rows[1], rows[2], rows[3], rows[4], rows[5]]);
   });
@@ -111,7 +114,7 @@ describe('feedback gate from the shared volume', () => {
     await store.setLatest('model1', 'model1_v1');
     const wentLive = new Date('2026-05-01T00:00:00.000Z');
     await utimes(store.latestPath('model1'), wentLive, wentLive);
-    const line = (o: object) => JSON.stringify({ model: 'model1', version: 'model1_v1', feedback: 'bad', ...o });
+    const line = (o: object) => JSON.stringify({ model: 'model1', version: 'model1_v1', feedback: 'bad', content_image_filename: 'in.png', timestamp: '2026-05-01T00:00:00.000Z', ...o });
     const lines = [
       line({ received_at: '2026-04-30T23:59:59.000Z', output_image_filename: 'old.png', client_id: 'c0' }),
       line({ received_at: '2026-05-01T00:00:01.000Z', output_image_filename: 'a.png', client_id: 'c1' }),

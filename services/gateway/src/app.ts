@@ -4,10 +4,15 @@ import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { applyConnectionCap, createService, ensureAdminToken, openPlatformStore, serverLimitOptions } from '@nst/common';
 import type { GatewayConfig } from './config.ts';
-import { createContext, type GatewayContext } from './context.ts';
+import { createContext, type GatewayContext, type Inference } from './context.ts';
+import { useZodSchemas, withoutUnusedComponents } from './typedRoutes.ts';
+import { drainingSchema, readinessSchema } from '@nst/contracts';
 import { feedbackRoutes } from './routes/feedback.ts';
 import { imageRoutes } from './routes/images.ts';
 import { modelRoutes } from './routes/models.ts';
@@ -16,23 +21,45 @@ import { stylizeRoutes } from './routes/stylize.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { uiConfigRoutes } from './routes/uiConfig.ts';
-import { FinetuneClient } from './finetuneClient.ts';
+import { FinetuneClient, type FinetuneCalls } from './finetuneClient.ts';
 import { LoopAutomation } from './loopAutomation.ts';
 import { protectionPlugin } from './plugins/protection.ts';
 import { rateLimitsPlugin } from './plugins/rateLimits.ts';
 import { scheduleRetention } from './retentionJob.ts';
 import { storageProblems } from './storageHealth.ts';
 
-export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: FastifyInstance; ctx: GatewayContext }> {
-  const app = createService({
+/** Where the OpenAPI document and its browsable page are served. */
+export const OPENAPI_JSON_PATH = '/api/openapi.json';
+export const API_DOCS_PATH = '/api/docs';
+
+/** Stand-ins for the upstream services, for in-process tests; the real clients otherwise. */
+export interface GatewayUpstreams {
+  inference?: Inference;
+  finetune?: FinetuneCalls;
+}
+
+/** A route as registered: what the OpenAPI document must list unless it is hidden. */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  hidden: boolean;
+}
+
+export async function buildGatewayApp(config: GatewayConfig, upstreams: GatewayUpstreams = {}): Promise<{ app: FastifyInstance; ctx: GatewayContext; routes: RegisteredRoute[] }> {
+  const service = createService({
     service: 'gateway',
     logLevel: config.LOG_LEVEL,
     bodyLimit: 1024 * 1024,
     fastify: { ...serverLimitOptions(config), trustProxy: config.NST_TRUST_PROXY },
   });
+  const app = useZodSchemas(service);
+  const routes: RegisteredRoute[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, hidden: r.schema?.hide === true });
+  });
   applyConnectionCap(app, config);
   const platform = await openPlatformStore({ storageDir: config.NST_STORAGE_DIR, databaseUrl: config.NST_DATABASE_URL });
-  const ctx = createContext(config, app.metrics, platform, app.log);
+  const ctx = createContext(config, app.metrics, platform, app.log, upstreams.inference);
   await protectionPlugin(app, { maxEventLoopDelayMs: config.NST_MAX_EVENT_LOOP_DELAY_MS });
 
   await app.register(swagger, {
@@ -40,7 +67,11 @@ export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: Fas
       info: { title: 'NST platform API', version: '1.0.0', description: 'Neural style transfer: stylise photos, rate results, inspect models.' },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
     },
+    // Route schemas are zod (@nst/contracts); schemas with a meta id become named components.
+    transform: jsonSchemaTransform,
+    transformObject: (doc) => withoutUnusedComponents(jsonSchemaTransformObject(doc)),
   });
+  await app.register(swaggerUi, { routePrefix: API_DOCS_PATH, uiConfig: { deepLinking: true } });
   await app.register(cookie);
   await app.register(multipart, {
     // Two files are let through so that the route can say why a second one is refused.
@@ -55,7 +86,7 @@ export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: Fas
   });
 
   const { token } = await ensureAdminToken(config.NST_STORAGE_DIR, config.NST_ADMIN_TOKEN);
-  const finetune = new FinetuneClient(config.NST_FINETUNE_URL, token);
+  const finetune = upstreams.finetune ?? new FinetuneClient(config.NST_FINETUNE_URL, token);
   const loop = new LoopAutomation(ctx, finetune, app.log);
 
   await rateLimitsPlugin(app, {
@@ -71,8 +102,8 @@ export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: Fas
   imageRoutes(app, ctx);
   uiConfigRoutes(app, config);
 
-  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  app.get('/ready', { schema: { hide: true } }, async (_req, reply) => {
+  app.get(OPENAPI_JSON_PATH, { schema: { hide: true } }, async () => app.swagger());
+  app.get('/ready', { schema: { summary: 'Whether the gateway can serve: storage, store and each model', response: { 200: readinessSchema, 503: z.union([readinessSchema, drainingSchema]) } } }, async (_req, reply) => {
     const [problems, models, store] = await Promise.all([
       storageProblems([config.NST_STORAGE_DIR, ctx.images.inputDir, ctx.images.outputDir]),
       Promise.all(config.NST_MODELS.map(async (m) => [m.name, await ctx.inference.ready(m.name)] as const)).then(Object.fromEntries),
@@ -80,7 +111,7 @@ export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: Fas
     ]);
     if (problems.length > 0) return reply.status(503).send({ status: 'unavailable', reason: `storage is not writable: ${problems.join('; ')}`, models, store });
     if (!store.ok) return reply.status(503).send({ status: 'unavailable', reason: `the ${store.backend} store is not usable: ${store.detail}`, models, store });
-    return { status: 'ready', models, store };
+    return { status: 'ready' as const, models, store };
   });
 
   if (config.NST_SERVE_FRONTEND) {
@@ -104,6 +135,6 @@ export async function buildGatewayApp(config: GatewayConfig): Promise<{ app: Fas
     await ctx.inference.close();
     await platform.close();
   });
-  return { app, ctx };
+  return { app, ctx, routes };
 }
 

@@ -7,7 +7,10 @@ import { ImageStore } from './imageStore.ts';
 import { InferenceClient } from './inferenceClient.ts';
 import { VersionResolver } from './versionResolver.ts';
 
-export function createContext(config: GatewayConfig, registry: Registry, platform: PlatformStore, log: FastifyBaseLogger) {
+/** What the routes ask of the inference services (InferenceClient; an in-process stand-in in unit tests). */
+export type Inference = Pick<InferenceClient, 'infer' | 'ready' | 'checkCapacity' | 'close'>;
+
+export function createContext(config: GatewayConfig, registry: Registry, platform: PlatformStore, log: FastifyBaseLogger, inference?: Inference) {
   const registers = [registry];
   const metrics = {
     stylizeRequests: new Counter({ name: 'nst_stylize_requests_total', help: 'Stylise requests by model, version and status', labelNames: ['model', 'version', 'status'] as const, registers }),
@@ -58,7 +61,9 @@ export function createContext(config: GatewayConfig, registry: Registry, platfor
     /** The only writer of latest.txt, the canary policy and the history. */
     release: new ReleaseOwner(store, platform, log),
     resolver: new VersionResolver(store, platform),
-    inference: new InferenceClient(config.inferenceUrls, config.NST_INFERENCE_TIMEOUT_MS, (model, reason) => metrics.upstreamErrors.labels(model, reason).inc(), config.NST_INFERENCE_MAX_IN_FLIGHT),
+    inference:
+      inference ??
+      new InferenceClient(config.inferenceUrls, config.NST_INFERENCE_TIMEOUT_MS, (model, reason) => metrics.upstreamErrors.labels(model, reason).inc(), config.NST_INFERENCE_MAX_IN_FLIGHT),
     styles: new StyleImages(config.NST_STORAGE_DIR),
     modelNames: new Set(config.NST_MODELS.map((m) => m.name)),
     arbitraryModels: new Set(config.NST_MODELS.filter((m) => modelKind(m) === 'arbitrary').map((m) => m.name)),

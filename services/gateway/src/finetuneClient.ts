@@ -2,7 +2,12 @@
 import { request } from 'undici';
 import { HttpError } from '@nst/common';
 
-export class FinetuneClient {
+/** What the gateway asks of the fine-tuning service (the operator page's proxy and the loop). */
+export interface FinetuneCalls {
+  call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
+}
+
+export class FinetuneClient implements FinetuneCalls {
   constructor(
     private readonly baseUrl: string,
     private readonly token: string,

@@ -5,27 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
 import { HttpError, writeFileAtomic } from '@nst/common';
+import { outputRecordSchema, type OutputRecord } from '@nst/contracts';
 
 export const INPUT_NAME = /^in_[0-9a-f-]{36}\.(jpeg|png|webp|gif|tiff|avif|heif)$/;
 export const OUTPUT_NAME = /^out_[0-9a-f-]{36}\.(png|jpeg|webp)$/;
-
-export const outputRecordSchema = z.object({
-  model: z.string(),
-  version: z.string(),
-  content_image_filename: z.string(),
-  width: z.number(),
-  height: z.number(),
-  created_at: z.string(),
-  request_id: z.string(),
-  client_id: z.string().nullable().optional(),
-  strength: z.number().optional(),
-  preserve_colors: z.boolean().optional(),
-  /** The uploaded style image's id, for the arbitrary-style model. */
-  style: z.string().optional(),
-});
-export type OutputRecord = z.infer<typeof outputRecordSchema>;
 
 export class ImageStore {
   readonly inputDir: string;

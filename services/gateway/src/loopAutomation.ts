@@ -8,7 +8,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { decideCanary, gateFromStats } from '@nst/common';
 import type { GatewayContext } from './context.ts';
-import type { FinetuneClient } from './finetuneClient.ts';
+import type { FinetuneCalls } from './finetuneClient.ts';
 import { modelStats } from './routes/stats.ts';
 
 const ACTIVE = new Set(['queued', 'running']);
@@ -20,7 +20,7 @@ export class LoopAutomation {
 
   constructor(
     private readonly ctx: GatewayContext,
-    private readonly finetune: FinetuneClient,
+    private readonly finetune: FinetuneCalls,
     private readonly log: FastifyBaseLogger,
   ) {}
 

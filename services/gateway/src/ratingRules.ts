@@ -4,7 +4,7 @@
  * results, or results of a version they were never served.
  */
 import { HttpError } from '@nst/common';
-import type { OutputRecord } from './imageStore.ts';
+import type { OutputRecord } from '@nst/contracts';
 
 export function requireProducingClient(record: OutputRecord, clientId: string | null, output: string): string {
   if (!clientId) throw new HttpError(403, `rate ${output} as the client that made it: send its X-Client-Id header or nst_client cookie`);

@@ -5,47 +5,9 @@
  * The live version itself stays in models/<model>/latest.txt, which inference follows;
  * only the release owner (release.ts) changes it, under `withReleaseLock`.
  */
-import { z } from 'zod';
-import type { HistoryEntry, RoutingPolicy } from '../routingPolicy.ts';
+import type { FeedbackEntry, HistoryEntry, RoutingPolicy, ServedRequest, StoreHealth } from '@nst/contracts';
 
-/**
- * One rating, as feedback.jsonl holds it and the export streams it. The gateway always sets
- * every field it knows; older lines may lack `version` and `received_at`, or carry the
- * client's time as epoch milliseconds.
- */
-export const feedbackEntrySchema = z.object({
-  feedback: z.enum(['good', 'bad']),
-  model: z.string(),
-  /** The version that made the rated output. */
-  version: z.string().optional(),
-  content_image_filename: z.string(),
-  output_image_filename: z.string(),
-  /** The client's time of rating (ISO). */
-  timestamp: z.union([z.string(), z.number().transform((ms) => new Date(ms).toISOString())]),
-  /** When the gateway took the rating (ISO). */
-  received_at: z.string().optional(),
-  comment: z.string().optional(),
-  request_id: z.string().optional(),
-  /** Who rated: one rating per output and client, a newer one replaces the older. */
-  client_id: z.string().optional(),
-  /** The rated output's style controls: strength 0..1, original colours kept, uploaded painting. */
-  strength: z.number().min(0).max(1).optional(),
-  preserve_colors: z.boolean().optional(),
-  style: z.string().optional(),
-});
-export type FeedbackEntry = z.infer<typeof feedbackEntrySchema>;
-
-/** One served stylise request. */
-export interface ServedRequest {
-  at: string;
-  model: string;
-  version: string;
-  routing: string;
-  strength?: number;
-  preserve_colors?: boolean;
-  /** The uploaded painting, for an arbitrary-style model. */
-  style?: string;
-}
+export { feedbackEntrySchema, type FeedbackEntry, type ServedRequest, type StoreHealth } from '@nst/contracts';
 
 export interface VersionCounts {
   version: string;
@@ -60,12 +22,6 @@ export interface VersionCounts {
   since: string | null;
   /** Ratings per hour: [hourStartIso, good, bad]. */
   hourly: Map<string, [number, number]>;
-}
-
-export interface StoreHealth {
-  ok: boolean;
-  backend: 'file' | 'postgres';
-  detail?: string;
 }
 
 /** What a release change may write, inside the model's lock (one transaction in PostgreSQL). */

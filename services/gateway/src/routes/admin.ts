@@ -3,59 +3,58 @@
  * owner), the feedback export, and a proxy to the fine-tuning service's jobs for the operator page.
  */
 import { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { HttpError, checkBearer } from '@nst/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { checkBearer } from '@nst/common';
+import { canaryRequestSchema, jobParamsSchema, modelParamsSchema, promoteRequestSchema, releaseChangeSchema, rollbackRequestSchema } from '@nst/contracts';
 import type { GatewayContext } from '../context.ts';
-import type { FinetuneClient } from '../finetuneClient.ts';
+import type { FinetuneCalls } from '../finetuneClient.ts';
+import { knownModelHook } from '../knownModel.ts';
+import { binaryResponse, errorResponses, type GatewayApp } from '../typedRoutes.ts';
 
-const reasonSchema = { type: 'string', maxLength: 500 } as const;
+/** Whatever the fine-tuning service answered, relayed as it is (its own API documents it). */
+const relayed = z.unknown();
 
-export function adminRoutes(app: FastifyInstance, ctx: GatewayContext, finetune: FinetuneClient, token: string): void {
+export function adminRoutes(app: GatewayApp, ctx: GatewayContext, finetune: FinetuneCalls, token: string): void {
   const ops = ctx.release;
-  app.register(async (admin) => {
+  app.register(async (admin: GatewayApp) => {
     admin.addHook('onRequest', async (req) => checkBearer(req.headers.authorization, token));
     const actor = (req: FastifyRequest) => {
       const given = req.headers['x-actor'];
       return typeof given === 'string' && /^[\w.@ -]{1,64}$/.test(given) ? given : 'admin';
     };
-    const model = (req: FastifyRequest) => {
-      const { model: name } = req.params as { model: string };
-      if (!ctx.modelNames.has(name)) throw new HttpError(404, `unknown model "${name}"`);
-      return name;
-    };
     const security = [{ bearerAuth: [] }];
+    const preHandler = knownModelHook(ctx.modelNames);
+    const changed = { 200: releaseChangeSchema, ...errorResponses(400, 401, 404, 409) };
 
-    admin.post<{ Body: { version?: string; percent: number; reason?: string } }>(
+    admin.post(
       '/api/admin/models/:model/canary',
-      {
-        schema: {
-          summary: 'Send a share of traffic to a candidate version (percent 0 ends the canary)',
-          security,
-          body: { type: 'object', required: ['percent'], additionalProperties: false, properties: { version: { type: 'string', maxLength: 64 }, percent: { type: 'number', minimum: 0, maximum: 100 }, reason: reasonSchema } },
-        },
-      },
-      async (req) => ({ change: await ops.canary(model(req), req.body.version, req.body.percent, actor(req), req.body.reason) }),
+      { preHandler, schema: { summary: 'Send a share of traffic to a candidate version (percent 0 ends the canary)', security, params: modelParamsSchema, body: canaryRequestSchema, response: changed } },
+      async (req) => ({ change: await ops.canary(req.params.model, req.body.version, req.body.percent, actor(req), req.body.reason) }),
     );
-    admin.post<{ Body: { reason?: string } | undefined }>(
+    admin.post(
       '/api/admin/models/:model/promote',
-      { schema: { summary: 'Make the canary candidate the live version', security, body: { type: 'object', additionalProperties: false, properties: { reason: reasonSchema } } } },
-      async (req) => ({ change: await ops.promote(model(req), actor(req), req.body?.reason) }),
+      { preHandler, schema: { summary: 'Make the canary candidate the live version', security, params: modelParamsSchema, body: promoteRequestSchema.optional(), response: changed } },
+      async (req) => ({ change: await ops.promote(req.params.model, actor(req), req.body?.reason) }),
     );
-    admin.post<{ Body: { version?: string; reason?: string } | undefined }>(
+    admin.post(
       '/api/admin/models/:model/rollback',
       {
-        schema: {
-          summary: 'Roll back to a named version (it becomes live), or drop the canary candidate',
-          security,
-          body: { type: 'object', additionalProperties: false, properties: { version: { type: 'string', maxLength: 64 }, reason: reasonSchema } },
-        },
+        preHandler,
+        schema: { summary: 'Roll back to a named version (it becomes live), or drop the canary candidate', security, params: modelParamsSchema, body: rollbackRequestSchema.optional(), response: changed },
       },
-      async (req) => ({ change: await ops.rollback(model(req), req.body?.version, actor(req), req.body?.reason) }),
+      async (req) => ({ change: await ops.rollback(req.params.model, req.body?.version, actor(req), req.body?.reason) }),
     );
 
     admin.get(
       '/api/admin/feedback/export',
-      { schema: { summary: 'Every rating that counts, oldest first, as JSON Lines (the feedback.jsonl shape), streamed', security, produces: ['application/x-ndjson'] } },
+      {
+        schema: {
+          summary: 'Every rating that counts, oldest first, as JSON Lines (the feedback.jsonl shape), streamed',
+          security,
+          response: { 200: binaryResponse('One feedback line (JSON) per line', ['application/x-ndjson']), ...errorResponses(401) },
+        },
+      },
       async (_req, reply) => {
         async function* lines() {
           for await (const e of ctx.platform.feedback()) yield `${JSON.stringify(e)}\n`;
@@ -65,13 +64,24 @@ export function adminRoutes(app: FastifyInstance, ctx: GatewayContext, finetune:
     );
 
     // The operator page reaches the fine-tuning service through here (same origin, same token).
-    const relay = async (res: { status: number; body: unknown }, reply: { status: (n: number) => unknown }) => {
+    const relay = async (res: { status: number; body: unknown }, reply: FastifyReply) => {
       reply.status(res.status);
       return res.body;
     };
-    admin.get('/api/admin/jobs', { schema: { summary: 'Fine-tuning jobs', security } }, async (_req, reply) => relay(await finetune.call('GET', '/jobs'), reply));
-    admin.get('/api/admin/jobs/:id', { schema: { summary: 'One fine-tuning job', security } }, async (req, reply) => relay(await finetune.call('GET', `/jobs/${encodeURIComponent((req.params as { id: string }).id)}`), reply));
-    admin.delete('/api/admin/jobs/:id', { schema: { summary: 'Cancel a fine-tuning job', security } }, async (req, reply) => relay(await finetune.call('DELETE', `/jobs/${encodeURIComponent((req.params as { id: string }).id)}`), reply));
-    admin.post('/api/admin/finetune', { schema: { summary: 'Start a fine-tuning job (body as POST /finetune of the fine-tuning service)', security } }, async (req, reply) => relay(await finetune.call('POST', '/finetune', req.body ?? {}), reply));
+    const relayResponses = { 200: relayed, 201: relayed, 202: relayed, ...errorResponses(400, 401, 404, 409, 503) };
+    admin.get('/api/admin/jobs', { schema: { summary: 'Fine-tuning jobs (as GET /jobs of the fine-tuning service)', security, response: relayResponses } }, async (_req, reply) =>
+      relay(await finetune.call('GET', '/jobs'), reply),
+    );
+    admin.get('/api/admin/jobs/:id', { schema: { summary: 'One fine-tuning job', security, params: jobParamsSchema, response: relayResponses } }, async (req, reply) =>
+      relay(await finetune.call('GET', `/jobs/${encodeURIComponent(req.params.id)}`), reply),
+    );
+    admin.delete('/api/admin/jobs/:id', { schema: { summary: 'Cancel a fine-tuning job', security, params: jobParamsSchema, response: relayResponses } }, async (req, reply) =>
+      relay(await finetune.call('DELETE', `/jobs/${encodeURIComponent(req.params.id)}`), reply),
+    );
+    admin.post(
+      '/api/admin/finetune',
+      { schema: { summary: 'Start a fine-tuning job (body as POST /finetune of the fine-tuning service)', security, body: relayed, response: relayResponses } },
+      async (req, reply) => relay(await finetune.call('POST', '/finetune', req.body ?? {}), reply),
+    );
   });
 }

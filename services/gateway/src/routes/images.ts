@@ -2,9 +2,10 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import { HttpError } from '@nst/common';
+import { imageParamsSchema } from '@nst/contracts';
 import type { GatewayContext } from '../context.ts';
+import { binaryResponse, errorResponses, type GatewayApp } from '../typedRoutes.ts';
 
 const TYPES: Record<string, string> = {
   '.jpeg': 'image/jpeg',
@@ -16,9 +17,14 @@ const TYPES: Record<string, string> = {
   '.heif': 'image/heif',
 };
 
-export function imageRoutes(app: FastifyInstance, ctx: GatewayContext): void {
-  app.get('/api/images/:kind/:name', { schema: { summary: 'A stored upload (inputs) or result (outputs)' } }, async (req, reply) => {
-    const { kind, name } = req.params as { kind: string; name: string };
+export function imageRoutes(app: GatewayApp, ctx: GatewayContext): void {
+  const schema = {
+    summary: 'A stored upload (inputs) or result (outputs)',
+    params: imageParamsSchema,
+    response: { 200: binaryResponse('The image', [...new Set(Object.values(TYPES))]), ...errorResponses(404) },
+  };
+  app.get('/api/images/:kind/:name', { schema }, async (req, reply) => {
+    const { kind, name } = req.params;
     if (kind !== 'inputs' && kind !== 'outputs') throw new HttpError(404, 'images are under /api/images/inputs/ or /api/images/outputs/');
     const file = ctx.images.resolve(kind, name);
     // O_NOFOLLOW: a symbolic link planted in the store is never followed out of it.

@@ -1,9 +1,11 @@
 /** GET /api/models/:model/stats and /history: how each version is doing, and what changed. */
-import type { FastifyInstance } from 'fastify';
-import { HttpError, badRate, versionName, wilsonInterval } from '@nst/common';
+import { badRate, versionName, wilsonInterval } from '@nst/common';
+import { modelHistorySchema, modelParamsSchema, modelStatsSchema, type ModelStats } from '@nst/contracts';
 import type { GatewayContext } from '../context.ts';
+import { knownModelHook } from '../knownModel.ts';
+import { errorResponses, type GatewayApp } from '../typedRoutes.ts';
 
-export async function modelStats(ctx: GatewayContext, model: string) {
+export async function modelStats(ctx: GatewayContext, model: string): Promise<ModelStats> {
   const [live, policy, numbers, counts] = await Promise.all([ctx.resolver.live(model), ctx.platform.policy(model), ctx.store.versions(model), ctx.platform.versionCounts(model)]);
   const byVersion = new Map(counts.map((c) => [c.version, c]));
   const versions = await Promise.all(
@@ -13,12 +15,11 @@ export async function modelStats(ctx: GatewayContext, model: string) {
       const card = await ctx.store.card(model, version).catch(() => null);
       const good = c?.good ?? 0;
       const bad = c?.bad ?? 0;
-      const [lo, hi] = wilsonInterval(bad, good + bad);
       return {
         version,
         parent: card?.parent ?? null,
         created_at: card?.created_at ?? null,
-        source: (card?.source as { kind?: string } | undefined)?.kind ?? null,
+        source: typeof card?.source.kind === 'string' ? card.source.kind : null,
         metrics: card?.metrics ?? {},
         requests: c?.requests ?? 0,
         good,
@@ -27,7 +28,7 @@ export async function modelStats(ctx: GatewayContext, model: string) {
         raters: c?.raters ?? 0,
         bad_raters: c?.badRaters ?? 0,
         bad_rate: badRate({ good, bad }),
-        bad_rate_ci95: [lo, hi],
+        bad_rate_ci95: wilsonInterval(bad, good + bad),
         since: c?.since ?? null,
         hourly: [...(c?.hourly ?? new Map<string, [number, number]>())].sort(([a], [b]) => a.localeCompare(b)).map(([hour, [g, b]]) => ({ hour, good: g, bad: b })),
       };
@@ -41,18 +42,23 @@ export async function modelStats(ctx: GatewayContext, model: string) {
   };
 }
 
-export function statsRoutes(app: FastifyInstance, ctx: GatewayContext): void {
-  const known = (model: string) => {
-    if (!ctx.modelNames.has(model)) throw new HttpError(404, `unknown model "${model}"`);
-  };
-  app.get('/api/models/:model/stats', { schema: { summary: 'Per version: requests served, good and bad ratings, bad rate with a 95% Wilson interval' } }, async (req) => {
-    const { model } = req.params as { model: string };
-    known(model);
-    return modelStats(ctx, model);
-  });
-  app.get('/api/models/:model/history', { schema: { summary: 'Every routing change of the model: canary, promote, rollback, publish' } }, async (req) => {
-    const { model } = req.params as { model: string };
-    known(model);
-    return { model, history: await ctx.platform.history(model) };
-  });
+export function statsRoutes(app: GatewayApp, ctx: GatewayContext): void {
+  const preHandler = knownModelHook(ctx.modelNames);
+  app.get(
+    '/api/models/:model/stats',
+    {
+      preHandler,
+      schema: {
+        summary: 'Per version: requests served, good and bad ratings, bad rate with a 95% Wilson interval',
+        params: modelParamsSchema,
+        response: { 200: modelStatsSchema, ...errorResponses(404) },
+      },
+    },
+    async (req) => modelStats(ctx, req.params.model),
+  );
+  app.get(
+    '/api/models/:model/history',
+    { preHandler, schema: { summary: 'Every routing change of the model: canary, promote, rollback, publish', params: modelParamsSchema, response: { 200: modelHistorySchema, ...errorResponses(404) } } },
+    async (req) => ({ model: req.params.model, history: await ctx.platform.history(req.params.model) }),
+  );
 }

@@ -1,11 +1,13 @@
 /** POST /api/styles and GET /api/styles: style images for the arbitrary-style model. */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import sharp from 'sharp';
-import { HttpError, STYLE_ID, probeImage, type StyleRecord } from '@nst/common';
+import { HttpError, probeImage } from '@nst/common';
+import { STYLE_ID, styleFormSchema, styleImageSchema, styleListSchema, styleParamsSchema, thumbnailQuerySchema, type StyleImage, type StyleRecord } from '@nst/contracts';
 import type { GatewayContext } from '../context.ts';
+import { binaryResponse, errorResponses, streamedBody, type GatewayApp } from '../typedRoutes.ts';
 import { multipartFault } from '../uploadForm.ts';
 
-const styleView = (r: StyleRecord) => ({
+const styleView = (r: StyleRecord): StyleImage => ({
   id: r.id,
   title: r.title,
   width: r.width,
@@ -14,19 +16,6 @@ const styleView = (r: StyleRecord) => ({
   image_url: `/api/styles/${r.id}/image`,
   thumbnail_url: `/api/styles/${r.id}/image?w=256`,
 });
-
-export const styleResponseSchema = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    title: { type: 'string' },
-    width: { type: 'integer' },
-    height: { type: 'integer' },
-    created_at: { type: 'string' },
-    image_url: { type: 'string' },
-    thumbnail_url: { type: 'string' },
-  },
-} as const;
 
 /** Validates an uploaded style image like a photo, under its own size cap, and stores it. */
 export async function saveStyleImage(ctx: GatewayContext, bytes: Buffer, title?: string): Promise<StyleRecord> {
@@ -66,36 +55,56 @@ async function readStyleForm(req: FastifyRequest): Promise<{ image?: Buffer; tit
   return form;
 }
 
-export function styleRoutes(app: FastifyInstance, ctx: GatewayContext): void {
-  app.post('/api/styles', { schema: { summary: 'Upload a style image (a painting) for the arbitrary-style model', consumes: ['multipart/form-data'], response: { 201: styleResponseSchema } } }, async (req, reply) => {
-    const form = await readStyleForm(req);
-    if (!form.image) throw new HttpError(400, 'missing "image": attach the painting as a file field named "image"');
-    const record = await saveStyleImage(ctx, form.image, form.title);
-    req.log.info({ nst: { event: 'style_uploaded', style: record.id, bytes: record.bytes } }, 'style image stored');
-    reply.status(201);
-    return styleView(record);
-  });
+export function styleRoutes(app: GatewayApp, ctx: GatewayContext): void {
+  app.post(
+    '/api/styles',
+    {
+      schema: {
+        summary: 'Upload a style image (a painting) for the arbitrary-style model',
+        consumes: ['multipart/form-data'],
+        body: streamedBody(styleFormSchema),
+        response: { 201: styleImageSchema, ...errorResponses(400, 413, 415, 422) },
+      },
+    },
+    async (req, reply) => {
+      const form = await readStyleForm(req);
+      if (!form.image) throw new HttpError(400, 'missing "image": attach the painting as a file field named "image"');
+      const record = await saveStyleImage(ctx, form.image, form.title);
+      req.log.info({ nst: { event: 'style_uploaded', style: record.id, bytes: record.bytes } }, 'style image stored');
+      reply.status(201);
+      return styleView(record);
+    },
+  );
 
-  app.get('/api/styles', { schema: { summary: 'Uploaded style images, newest first' } }, async () => ({ styles: (await ctx.styles.list()).map(styleView) }));
+  app.get('/api/styles', { schema: { summary: 'Uploaded style images, newest first', response: { 200: styleListSchema } } }, async () => ({ styles: (await ctx.styles.list()).map(styleView) }));
 
   const thumbs = new Map<string, Buffer>();
-  app.get('/api/styles/:id/image', { schema: { summary: 'A style image; ?w=N for a thumbnail N px wide' } }, async (req, reply) => {
-    const { id } = req.params as { id: string };
-    const { w } = req.query as { w?: string };
-    if (!STYLE_ID.test(id)) throw new HttpError(404, `no style image "${id}"`);
-    const found = await ctx.styles.read(id);
-    if (!found) throw new HttpError(404, `no style image "${id}"`);
-    reply.header('cache-control', 'public, max-age=86400, immutable');
-    if (w === undefined) return reply.type(`image/${found.record.format}`).send(found.bytes);
-    const width = Number(w);
-    if (!Number.isInteger(width) || width < 16 || width > 1024) throw new HttpError(400, 'w must be an integer from 16 to 1024');
-    const key = `${id}:${width}`;
-    let bytes = thumbs.get(key);
-    if (!bytes) {
-      bytes = await sharp(found.bytes).rotate().resize({ width, withoutEnlargement: true }).jpeg({ quality: 82 }).toBuffer();
-      if (thumbs.size > 500) thumbs.clear();
-      thumbs.set(key, bytes);
-    }
-    return reply.type('image/jpeg').send(bytes);
-  });
+  app.get(
+    '/api/styles/:id/image',
+    {
+      schema: {
+        summary: 'A style image; ?w=N for a thumbnail N px wide',
+        params: styleParamsSchema,
+        querystring: thumbnailQuerySchema,
+        response: { 200: binaryResponse('The image as uploaded, or a JPEG thumbnail', ['image/jpeg', 'image/png', 'image/webp']), ...errorResponses(400, 404) },
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params;
+      const { w: width } = req.query;
+      if (!STYLE_ID.test(id)) throw new HttpError(404, `no style image "${id}"`);
+      const found = await ctx.styles.read(id);
+      if (!found) throw new HttpError(404, `no style image "${id}"`);
+      reply.header('cache-control', 'public, max-age=86400, immutable');
+      if (width === undefined) return reply.type(`image/${found.record.format}`).send(found.bytes);
+      const key = `${id}:${width}`;
+      let bytes = thumbs.get(key);
+      if (!bytes) {
+        bytes = await sharp(found.bytes).rotate().resize({ width, withoutEnlargement: true }).jpeg({ quality: 82 }).toBuffer();
+        if (thumbs.size > 500) thumbs.clear();
+        thumbs.set(key, bytes);
+      }
+      return reply.type('image/jpeg').send(bytes);
+    },
+  );
 }

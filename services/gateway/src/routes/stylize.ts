@@ -1,50 +1,26 @@
 /** POST /api/stylize (and the seed's /stylize): upload in, stylised image stored, JSON out. */
 import { createReadStream } from 'node:fs';
 import { PassThrough } from 'node:stream';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { HttpError, OUTPUT_FORMATS, abortedWhenClientLeaves, checkBearer, parseStyleControls, probeImage, type OutputFormat } from '@nst/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { HttpError, abortedWhenClientLeaves, checkBearer, parseStyleControls, probeImage } from '@nst/common';
+import { stylizeFieldsSchema, stylizeFormSchema, stylizeResponseSchema, type StylizeFields, type StylizeResult } from '@nst/contracts';
 import type { GatewayContext } from '../context.ts';
 import { saveStyleImage } from './styles.ts';
 import { clientIdOf } from '../clientId.ts';
+import { requireKnownModel } from '../knownModel.ts';
+import { errorResponses, streamedBody, type GatewayApp } from '../typedRoutes.ts';
 import { UploadSlots, readUploadForm } from '../uploadForm.ts';
 
-interface StylizeForm {
-  style?: string;
-  model?: string;
-  max_size?: string;
-  format?: string;
-  strength?: string;
-  preserve_colors?: string;
-}
-
-const FIELDS = new Set(['model', 'max_size', 'format', 'strength', 'preserve_colors', 'style']);
+/** The form's text fields, each checked by the handler (a missing model has its own message). */
+const formFields = stylizeFieldsSchema.partial();
+const FIELDS = new Set(Object.keys(stylizeFieldsSchema.shape));
 /** Besides the photo, an arbitrary-style model's painting may come in the same request. */
 const EXTRA_FILES = new Set(['style_image']);
 
 /** Accept header asking for progress lines before the result (see the route's description). */
 export const PROGRESS_STREAM_TYPE = 'application/x-ndjson';
 
-export const stylizeResponseSchema = {
-  type: 'object',
-  properties: {
-    model: { type: 'string' },
-    version: { type: 'string' },
-    routing: { type: 'string', enum: ['live', 'canary', 'pinned'] },
-    content_image_filename: { type: 'string' },
-    output_image_filename: { type: 'string' },
-    input_url: { type: 'string' },
-    output_url: { type: 'string' },
-    width: { type: 'integer' },
-    height: { type: 'integer' },
-    strength: { type: 'number' },
-    preserve_colors: { type: 'boolean' },
-    style: { type: 'string' },
-    timings: { type: 'object', additionalProperties: { type: 'number' } },
-    request_id: { type: 'string' },
-  },
-} as const;
-
-export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext, adminToken?: string): void {
+export function stylizeRoutes(app: GatewayApp, ctx: GatewayContext, adminToken?: string): void {
   const { config, metrics } = ctx;
   const slots = new UploadSlots(config.NST_MAX_CONCURRENT_UPLOADS);
   const isAdmin = (req: FastifyRequest) => {
@@ -89,7 +65,9 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext, adminTo
       beforeFile: (f) => f.model && ctx.modelNames.has(f.model) && ctx.inference.checkCapacity(f.model),
     });
     try {
-      return await stylize(req, reply, started, upload.fields as StylizeForm, upload.imagePath, upload.imageBytes, upload.extraFiles.style_image, progress);
+      const fields = formFields.safeParse(upload.fields);
+      if (!fields.success) throw new HttpError(400, fields.error.issues[0]!.message);
+      return await stylize(req, reply, started, fields.data, upload.imagePath, upload.imageBytes, upload.extraFiles.style_image, progress);
     } finally {
       await upload.discard();
     }
@@ -98,18 +76,17 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext, adminTo
     req: FastifyRequest,
     reply: FastifyReply,
     started: number,
-    form: StylizeForm,
+    form: Partial<StylizeFields>,
     imagePath: string | null,
     imageBytes: number,
     styleImage: Buffer | undefined,
     progress?: Progress,
-  ) => {
+  ): Promise<StylizeResult> => {
     const gone = abortedWhenClientLeaves(reply);
     const uploadedAt = performance.now();
     if (!imagePath || imageBytes === 0) throw new HttpError(400, 'missing "image": attach the photo as a file field named "image"');
     if (!form.model) throw new HttpError(400, 'missing "model": name one of the models from GET /api/models');
-    const model = form.model;
-    if (!ctx.modelNames.has(model)) throw new HttpError(404, `unknown model "${model}"; known: ${[...ctx.modelNames].join(', ')}`);
+    const model = requireKnownModel(ctx.modelNames, form.model);
     let maxSide: number | undefined;
     if (form.max_size !== undefined && form.max_size !== '') {
       maxSide = Number(form.max_size);
@@ -117,8 +94,7 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext, adminTo
         throw new HttpError(400, `max_size must be an integer from 16 to ${config.NST_MAX_SIDE_LIMIT}`);
       }
     }
-    const format = (form.format || 'png') as OutputFormat;
-    if (!OUTPUT_FORMATS.includes(format)) throw new HttpError(400, `format must be one of ${OUTPUT_FORMATS.join(', ')}`);
+    const format = form.format ?? 'png';
     const controls = parseStyleControls(form);
     if ('error' in controls) throw new HttpError(400, controls.error);
 
@@ -204,17 +180,15 @@ export function stylizeRoutes(app: FastifyInstance, ctx: GatewayContext, adminTo
   const schema = {
     summary: 'Stylise a photo with a model',
     description:
-      'multipart/form-data: image (file), model, optional max_size (16..limit, default 1024), format (png, jpeg, webp), ' +
-      'for an arbitrary-style model either style (an id from POST /api/styles) or style_image (a file), ' +
-      'strength (0..1, default 1) and preserve_colors (true/false: keep the photo\'s colours, take only the luminance). ' +
       'With Accept: application/x-ndjson the answer streams JSON lines {"tiles_done","tiles_total"} while a large photo runs in tiles, ' +
       'then {"result": <the JSON below>} or {"error": {"statusCode","message"}}. ' +
       'X-Client-Id (or the nst_client cookie) keeps a client on one version during a canary; X-Model-Version pins a version.',
     consumes: ['multipart/form-data'],
-    response: { 200: stylizeResponseSchema },
+    body: streamedBody(stylizeFormSchema),
+    response: { 200: stylizeResponseSchema, ...errorResponses(400, 401, 404, 413, 415, 422, 429, 503) },
   };
   app.post('/api/stylize', { schema }, handler);
-  app.post('/stylize', { schema: { ...schema, hide: true } as typeof schema }, handler);
+  app.post('/stylize', { schema: { ...schema, hide: true } }, handler);
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;

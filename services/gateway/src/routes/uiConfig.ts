@@ -1,12 +1,9 @@
 /** GET /api/config: the upload limits the browser UI applies before sending a file. */
-import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
-import { UiConfig } from '@nst/contracts/uiConfig';
+import { uiConfigSchema, type UiConfig } from '@nst/contracts';
 import type { GatewayConfig } from '../config.ts';
+import type { GatewayApp } from '../typedRoutes.ts';
 
-const { $schema: _dialect, ...responseSchema } = z.toJSONSchema(UiConfig, { target: 'draft-7' });
-
-export function uiConfigRoutes(app: FastifyInstance, config: GatewayConfig): void {
-  const body: UiConfig = UiConfig.parse({ max_upload_bytes: config.NST_MAX_UPLOAD_BYTES, max_style_bytes: config.NST_MAX_STYLE_BYTES });
-  app.get('/api/config', { schema: { summary: 'Upload limits for the browser UI', response: { 200: responseSchema } } }, async () => body);
+export function uiConfigRoutes(app: GatewayApp, config: GatewayConfig): void {
+  const body: UiConfig = { max_upload_bytes: config.NST_MAX_UPLOAD_BYTES, max_style_bytes: config.NST_MAX_STYLE_BYTES };
+  app.get('/api/config', { schema: { summary: 'Upload limits for the browser UI', response: { 200: uiConfigSchema } } }, async () => body);
 }
