@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** Every 4xx/5xx body the platform's HTTP services send (the error handler of httpService.ts). */
-export const ErrorBody = z
+export const errorBodySchema = z
   .object({
     statusCode: z.number().int().describe('The HTTP status, repeated'),
     error: z.string().describe('The status in words (Not Found, …)'),
@@ -9,4 +9,4 @@ export const ErrorBody = z
     request_id: z.string().describe('The X-Request-Id of the request, for the logs'),
   })
   .meta({ id: 'Error' });
-export type ErrorBody = z.infer<typeof ErrorBody>;
+export type ErrorBody = z.infer<typeof errorBodySchema>;

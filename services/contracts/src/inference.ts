@@ -6,14 +6,14 @@
  */
 import { z } from 'zod';
 
-export const OutputFormat = z.enum(['png', 'jpeg', 'webp']).describe('Encoding of the stylised image');
-export type OutputFormat = z.infer<typeof OutputFormat>;
+export const outputFormatSchema = z.enum(['png', 'jpeg', 'webp']).describe('Encoding of the stylised image');
+export type OutputFormat = z.infer<typeof outputFormatSchema>;
 
 /** Content type of the progress stream (`progress=1`). */
 export const INFERENCE_PROGRESS_CONTENT_TYPE = 'application/x-nst-progress';
 
 /** The photo: any image format the service decodes, as the raw body. */
-export const InferBody = z
+export const inferBodySchema = z
   .custom<Buffer>((b) => Buffer.isBuffer(b) && b.length > 0, { error: 'the request body must be the image bytes' })
   .meta({ type: 'string', format: 'binary', description: 'The photo (JPEG, PNG, WebP, …) as the raw body' });
 
@@ -22,29 +22,29 @@ export const InferBody = z
  * gateway forwards them (strings, validated by the controls' own definition); the upper bound
  * of `max_size` is the service's configured limit, checked on top of this.
  */
-export const InferQuery = z.object({
+export const inferQuerySchema = z.object({
   max_size: z.coerce
     .number({ error: 'max_size must be an integer of at least 16' })
     .int({ error: 'max_size must be an integer of at least 16' })
     .min(16, { error: 'max_size must be an integer of at least 16' })
     .optional()
     .describe('Longest side of the result in px (the photo is scaled down to it); the service default when absent'),
-  format: z.enum(OutputFormat.options, { error: `format must be one of ${OutputFormat.options.join(', ')}` }).default('png'),
+  format: z.enum(outputFormatSchema.options, { error: `format must be one of ${outputFormatSchema.options.join(', ')}` }).default('png'),
   strength: z.string().optional().describe('Style strength from 0 to 1 (default 1)'),
   preserve_colors: z.string().optional().describe('true keeps the photo\u2019s colours (default false)'),
   version: z.string().optional().describe('A stored version of the model; the live version when absent'),
   progress: z.enum(['0', '1'], { error: 'progress must be 0 or 1' }).optional().describe('1 answers as a progress stream'),
   style: z.string().optional().describe('Id of an uploaded style image (arbitrary-style models only)'),
 });
-export type InferQuery = z.input<typeof InferQuery>;
+export type InferQuery = z.input<typeof inferQuerySchema>;
 
 /** 200 of POST /infer: the image, typed by `format`, or with `progress=1` the progress stream. */
-export const InferImage = z
+export const inferImageSchema = z
   .custom<Uint8Array | NodeJS.ReadableStream>()
   .meta({ type: 'string', format: 'binary', description: 'The stylised image, or the progress stream' });
 
 /** The facts of one run: response headers of POST /infer, or the `result` line of the stream. */
-export const InferResultHeaders = z.object({
+export const inferResultHeadersSchema = z.object({
   'x-model': z.string(),
   'x-model-version': z.string(),
   'x-image-width': z.string(),
@@ -56,40 +56,40 @@ export const InferResultHeaders = z.object({
   'x-timing-inference-ms': z.string(),
   'x-timing-encode-ms': z.string(),
 });
-export type InferResultHeaders = z.infer<typeof InferResultHeaders>;
+export type InferResultHeaders = z.infer<typeof inferResultHeadersSchema>;
 
 /** One line of the progress stream: tiles done, then the result (followed by `bytes` image bytes) or an error. */
-export const ProgressLine = z.union([
+export const progressLineSchema = z.union([
   z.object({ tiles_done: z.number().int().nonnegative(), tiles_total: z.number().int().positive() }),
-  z.object({ result: InferResultHeaders, bytes: z.number().int().nonnegative() }),
+  z.object({ result: inferResultHeadersSchema, bytes: z.number().int().nonnegative() }),
   z.object({ error: z.object({ statusCode: z.number().int(), message: z.string() }) }),
 ]);
-export type ProgressLine = z.infer<typeof ProgressLine>;
+export type ProgressLine = z.infer<typeof progressLineSchema>;
 
 /** A version latest.txt names that the service refused to switch to (the previous one keeps serving). */
-export const LoadFailure = z.object({
+export const loadFailureSchema = z.object({
   version: z.string(),
   reason: z.string(),
   at: z.string().describe('ISO time of the failure'),
 });
-export type LoadFailure = z.infer<typeof LoadFailure>;
+export type LoadFailure = z.infer<typeof loadFailureSchema>;
 
 /** GET /ready, 200: a live version is loaded. */
-export const InferenceReady = z.object({
+export const inferenceReadySchema = z.object({
   status: z.literal('ready'),
   model: z.string(),
   style: z.string(),
   kind: z.enum(['fast-style', 'arbitrary']),
   version: z.string(),
   loaded: z.array(z.string()).describe('Versions held in memory, the live one first'),
-  failed: LoadFailure.optional(),
+  failed: loadFailureSchema.optional(),
 });
-export type InferenceReady = z.infer<typeof InferenceReady>;
+export type InferenceReady = z.infer<typeof inferenceReadySchema>;
 
 /** GET /ready, 503: no version loaded yet, or the process is stopping. */
-export const InferenceNotReady = z.object({
+export const inferenceNotReadySchema = z.object({
   status: z.enum(['loading', 'draining']),
   model: z.string().optional(),
   service: z.string().optional(),
 });
-export type InferenceNotReady = z.infer<typeof InferenceNotReady>;
+export type InferenceNotReady = z.infer<typeof inferenceNotReadySchema>;

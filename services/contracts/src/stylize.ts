@@ -1,9 +1,9 @@
 /** POST /api/stylize: a photo and a model in (multipart/form-data), a stored stylised image out. */
 import { z } from 'zod';
-import { OutputFormat } from './inference.ts';
+import { outputFormatSchema } from './inference.ts';
 import { routingReasonSchema } from './records.ts';
 
-export const OUTPUT_FORMATS = OutputFormat.options;
+export const OUTPUT_FORMATS = outputFormatSchema.options;
 
 /** The text fields of the form, as sent (multipart values are strings); the route checks their values. */
 export const stylizeFieldsSchema = z.object({

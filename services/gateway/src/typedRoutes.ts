@@ -8,7 +8,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { SwaggerTransformObject } from '@fastify/swagger';
 import { z } from 'zod';
-import { ErrorBody } from '@nst/contracts';
+import { errorBodySchema } from '@nst/contracts';
 
 type OpenApiDocument = ReturnType<SwaggerTransformObject>;
 
@@ -33,8 +33,8 @@ export function useZodSchemas(app: FastifyInstance): GatewayApp {
 }
 
 /** The error answers a route may give, each with the platform's error body. */
-export function errorResponses<const S extends readonly number[]>(...statuses: S): { [K in S[number]]: typeof ErrorBody } {
-  return Object.fromEntries(statuses.map((s) => [s, ErrorBody])) as { [K in S[number]]: typeof ErrorBody };
+export function errorResponses<const S extends readonly number[]>(...statuses: S): { [K in S[number]]: typeof errorBodySchema } {
+  return Object.fromEntries(statuses.map((s) => [s, errorBodySchema])) as { [K in S[number]]: typeof errorBodySchema };
 }
 
 /** A response that is a file or a stream of these content types (sent as bytes, never serialised as JSON). */

@@ -1,6 +1,6 @@
 /** Every gateway route in-process (Fastify inject): its answer, and a refusal with the error body. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorBody, feedbackResponseSchema, modelCardSchema, modelHistorySchema, modelStatsSchema, modelsResponseSchema, readinessSchema, releaseChangeSchema, styleImageSchema, styleListSchema, stylizeResponseSchema } from '@nst/contracts';
+import { errorBodySchema, feedbackResponseSchema, modelCardSchema, modelHistorySchema, modelStatsSchema, modelsResponseSchema, readinessSchema, releaseChangeSchema, styleImageSchema, styleListSchema, stylizeResponseSchema } from '@nst/contracts';
 import { HttpError } from '@nst/common';
 import { ADMIN_TOKEN, JPEG, inProcessGateway, multipart, type InProcessGateway } from './support/inProcessGateway.ts';
 
@@ -16,7 +16,7 @@ const photo = { file: JPEG, name: 'photo.jpg', type: 'image/jpeg' };
 
 async function expectError(res: { statusCode: number; json(): unknown }, status: number, message: RegExp) {
   expect(res.statusCode).toBe(status);
-  const body = ErrorBody.parse(res.json());
+  const body = errorBodySchema.parse(res.json());
   expect(body).toMatchObject({ statusCode: status, message: expect.stringMatching(message) });
 }
 

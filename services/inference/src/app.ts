@@ -17,13 +17,13 @@ import {
 } from '@nst/common';
 import { decodeForNetwork, encodeImage } from '@nst/network';
 import {
-  ErrorBody,
+  errorBodySchema,
   INFERENCE_PROGRESS_CONTENT_TYPE,
-  InferBody,
-  InferImage,
-  InferQuery,
-  InferenceNotReady,
-  InferenceReady,
+  inferBodySchema,
+  inferImageSchema,
+  inferQuerySchema,
+  inferenceNotReadySchema,
+  inferenceReadySchema,
   type InferResultHeaders,
   type ProgressLine,
 } from '@nst/contracts';
@@ -134,7 +134,7 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
 
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.NST_MAX_UPLOAD_BYTES }, (_req, body, done) => done(null, body));
 
-  app.get('/ready', { schema: { response: { 200: InferenceReady, 503: InferenceNotReady } } }, async (_req, reply) => {
+  app.get('/ready', { schema: { response: { 200: inferenceReadySchema, 503: inferenceNotReadySchema } } }, async (_req, reply) => {
     const version = versions.liveVersion;
     if (!version) return reply.status(503).send({ status: 'loading', model });
     const failed = versions.loadFailure;
@@ -142,9 +142,9 @@ export async function buildInferenceApp(config: InferenceConfig): Promise<Infere
   });
 
   const limit = config.NST_MAX_SIDE_LIMIT;
-  const querystring = InferQuery.refine((q) => q.max_size === undefined || q.max_size <= limit, { error: `max_size must be an integer from 16 to ${limit}`, path: ['max_size'] });
-  const errors = { 400: ErrorBody, 404: ErrorBody, 413: ErrorBody, 415: ErrorBody, 422: ErrorBody, 499: ErrorBody, 503: ErrorBody };
-  app.post('/infer', { schema: { querystring, body: InferBody, response: { 200: InferImage, ...errors } }, schemaErrorFormatter: validationMessage }, async (req, reply) => {
+  const querystring = inferQuerySchema.refine((q) => q.max_size === undefined || q.max_size <= limit, { error: `max_size must be an integer from 16 to ${limit}`, path: ['max_size'] });
+  const errors = { 400: errorBodySchema, 404: errorBodySchema, 413: errorBodySchema, 415: errorBodySchema, 422: errorBodySchema, 499: errorBodySchema, 503: errorBodySchema };
+  app.post('/infer', { schema: { querystring, body: inferBodySchema, response: { 200: inferImageSchema, ...errors } }, schemaErrorFormatter: validationMessage }, async (req, reply) => {
     const gone = abortedWhenClientLeaves(reply);
     const { query, body } = req;
     const controls = parseStyleControls(query);

@@ -5,7 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ErrorBody, INFERENCE_PROGRESS_CONTENT_TYPE, InferResultHeaders, InferenceNotReady, InferenceReady, ProgressLine } from '@nst/contracts';
+import { errorBodySchema, INFERENCE_PROGRESS_CONTENT_TYPE, inferResultHeadersSchema, inferenceNotReadySchema, inferenceReadySchema, progressLineSchema, type ProgressLine } from '@nst/contracts';
 import { buildInferenceApp, type InferenceApp } from '../src/app.ts';
 import { loadInferenceConfig } from '../src/config.ts';
 import { tinyModelStore, type TinyModelStore } from './support/tinyModelStore.ts';
@@ -64,18 +64,18 @@ describe('inference service routes', () => {
     expect(health.json()).toEqual({ status: 'ok', service: 'inference-model1' });
     const ready = await svc.app.inject({ url: '/ready' });
     expect(ready.statusCode).toBe(503);
-    expect(InferenceNotReady.parse(ready.json())).toEqual({ status: 'loading', model: 'model1' });
+    expect(inferenceNotReadySchema.parse(ready.json())).toEqual({ status: 'loading', model: 'model1' });
     await svc.versions.start();
     const after = await svc.app.inject({ url: '/ready' });
     expect(after.statusCode).toBe(200);
-    expect(InferenceReady.parse(after.json())).toEqual({ status: 'ready', model: 'model1', style: 'wave', kind: 'fast-style', version: v1, loaded: [v1] });
+    expect(inferenceReadySchema.parse(after.json())).toEqual({ status: 'ready', model: 'model1', style: 'wave', kind: 'fast-style', version: v1, loaded: [v1] });
   });
 
   it('POST /infer runs the live version: an image of the photo\'s size, the run\'s facts in headers', async () => {
     const res = await infer();
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('image/png');
-    const facts = InferResultHeaders.parse(res.headers);
+    const facts = inferResultHeadersSchema.parse(res.headers);
     expect(facts).toMatchObject({ 'x-model': 'model1', 'x-model-version': v1, 'x-image-width': String(WIDTH), 'x-image-height': String(HEIGHT), 'x-strength': '1', 'x-preserve-colors': 'false' });
     expect(Number(facts['x-timing-inference-ms'])).toBeGreaterThan(0);
     const out = await rawPixels(res.rawPayload);
@@ -101,8 +101,8 @@ describe('inference service routes', () => {
     expect(pinned.rawPayload.equals(live.rawPayload)).toBe(false);
     const unknown = await infer('?version=model1_v9');
     expect(unknown.statusCode).toBe(404);
-    expect(ErrorBody.parse(unknown.json()).message).toBe('model1 has no version model1_v9');
-    const ready = InferenceReady.parse((await svc.app.inject({ url: '/ready' })).json());
+    expect(errorBodySchema.parse(unknown.json()).message).toBe('model1 has no version model1_v9');
+    const ready = inferenceReadySchema.parse((await svc.app.inject({ url: '/ready' })).json());
     expect(ready.loaded).toEqual([v1, v2]);
   });
 
@@ -117,7 +117,7 @@ describe('inference service routes', () => {
     while (!result) {
       const nl = body.indexOf(10, at);
       expect(nl).toBeGreaterThan(at);
-      const line = ProgressLine.parse(JSON.parse(body.subarray(at, nl).toString('utf8')));
+      const line = progressLineSchema.parse(JSON.parse(body.subarray(at, nl).toString('utf8')));
       lines.push(line);
       at = nl + 1;
       if ('result' in line) result = line;
@@ -160,7 +160,7 @@ describe('inference service routes', () => {
   ] as const)('refuses %s with a %s-class answer naming the problem', async (_what, query, payload, status, message) => {
     const res = await infer(query, payload ?? input.png);
     expect(res.statusCode).toBe(status);
-    const body = ErrorBody.parse(res.json());
+    const body = errorBodySchema.parse(res.json());
     expect(body.message).toMatch(message);
     expect(body.request_id).toBe(res.headers['x-request-id']);
   });
@@ -188,7 +188,7 @@ describe('inference service routes', () => {
       const shed = await send();
       expect(shed.statusCode).toBe(503);
       expect(shed.headers['retry-after']).toBe('1');
-      expect(ErrorBody.parse(shed.json()).message).toBe('model1 is busy: the inference queue is full (1 waiting); retry shortly');
+      expect(errorBodySchema.parse(shed.json()).message).toBe('model1 is busy: the inference queue is full (1 waiting); retry shortly');
       const metrics = (await busy.app.inject({ url: '/metrics' })).body;
       expect(metrics).toMatch(/nst_inference_rejected_total\{[^}]*model="model1"[^}]*\} 1\n/);
       expect(metrics).toMatch(/nst_inference_queue_depth\{[^}]*model="model1"[^}]*\} 1\n/);
@@ -239,13 +239,13 @@ describe('inference service routes', () => {
     await writeFile(models.store.onnxPath('model1', v3), Buffer.alloc((await models.store.card('model1', v3)).artefact.bytes, 7));
     await models.store.setLatest('model1', v3);
     await svc.versions.syncLive();
-    const ready = InferenceReady.parse((await svc.app.inject({ url: '/ready' })).json());
+    const ready = inferenceReadySchema.parse((await svc.app.inject({ url: '/ready' })).json());
     expect(ready.version).toBe(v1);
     expect(ready.failed).toMatchObject({ version: v3, reason: expect.stringMatching(/sha256/) });
     expect((await infer()).headers['x-model-version']).toBe(v1);
     await models.store.setLatest('model1', v1);
     await svc.versions.syncLive();
-    expect(InferenceReady.parse((await svc.app.inject({ url: '/ready' })).json()).failed).toBeUndefined();
+    expect(inferenceReadySchema.parse((await svc.app.inject({ url: '/ready' })).json()).failed).toBeUndefined();
   });
 });
 
