@@ -1,8 +1,8 @@
 /** Every gateway route in-process (Fastify inject): its answer, and a refusal with the error body. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorBodySchema, feedbackResponseSchema, modelCardSchema, modelHistorySchema, modelStatsSchema, modelsResponseSchema, readinessSchema, releaseChangeSchema, styleImageSchema, styleListSchema, stylizeResponseSchema } from '@nst/contracts';
+import { errorBodySchema, feedbackResponseSchema, modelCardSchema, modelHistorySchema, modelStatsSchema, modelsResponseSchema, readinessSchema, releaseChangeSchema, styleImageSchema, styleListSchema, stylizeResponseSchema, uiConfigSchema } from '@nst/contracts';
 import { HttpError } from '@nst/common';
-import { ADMIN_TOKEN, JPEG, inProcessGateway, multipart, type InProcessGateway } from './support/inProcessGateway.ts';
+import { ADMIN_TOKEN, JPEG, MAX_UPLOAD_BYTES, inProcessGateway, multipart, type InProcessGateway } from './support/inProcessGateway.ts';
 
 let gw: InProcessGateway;
 beforeAll(async () => {
@@ -54,6 +54,14 @@ describe('gateway routes in-process', () => {
     const busy = await stylise();
     await expectError(busy, 503, /model model1: busy/);
     expect(busy.headers['retry-after']).toBe('2');
+  });
+
+  it('GET /api/config tells the page the configured upload limits, which POST /api/stylize enforces', async () => {
+    const res = await gw.app.inject('/api/config');
+    expect(res.statusCode).toBe(200);
+    expect(uiConfigSchema.parse(res.json())).toEqual({ max_upload_bytes: MAX_UPLOAD_BYTES, max_style_bytes: MAX_UPLOAD_BYTES / 2 });
+    const tooBig = { file: Buffer.concat([JPEG, Buffer.alloc(MAX_UPLOAD_BYTES)]), name: 'big.jpg', type: 'image/jpeg' };
+    await expectError(await stylise({ model: 'model1', image: tooBig }), 413, /256 KB|262144|too large|limit/i);
   });
 
   it('GET /ready answers 503 with its own body while the gateway stops', async () => {

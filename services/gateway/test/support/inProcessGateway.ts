@@ -17,6 +17,8 @@ import { loadGatewayConfig } from '../../src/config.ts';
 import type { GatewayContext, Inference } from '../../src/context.ts';
 import type { FinetuneCalls } from '../../src/finetuneClient.ts';
 
+/** Small enough that a test can send a photo over it. */
+export const MAX_UPLOAD_BYTES = 256 * 1024;
 export const ADMIN_TOKEN = 'unit-test-admin-token-0123456789';
 export const JPEG = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 80, b: 30 } } }).jpeg().toBuffer();
 const PNG = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 10, g: 80, b: 200 } } }).png().toBuffer();
@@ -58,6 +60,8 @@ export async function inProcessGateway(): Promise<InProcessGateway> {
     LOG_LEVEL: 'silent',
     NST_RATE_LIMIT_STYLIZE: '0',
     NST_RATE_LIMIT_FEEDBACK: '0',
+    NST_MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES),
+    NST_MAX_STYLE_BYTES: String(MAX_UPLOAD_BYTES / 2),
   });
   let failure: Error | undefined;
   const inference: Inference = {
