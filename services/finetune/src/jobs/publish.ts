@@ -6,9 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ModelStore, exportOnnx, releaseOwnerFor, type ModelCard, type ReleaseOwner, type StyleNetWeights } from '@nst/common';
-import type { JobResult } from './jobQueue.ts';
-import type { PublishMode } from './request.ts';
-import type { LossParts } from '../ml/perceptualLoss.ts';
+import type { JobResult, LossParts, PublishMode } from '@nst/contracts/finetune';
 
 export interface GateDecision {
   passed: boolean;
