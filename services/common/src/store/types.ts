@@ -5,6 +5,7 @@
  * The live version itself stays in models/<model>/latest.txt, which inference follows;
  * only the release owner (release.ts) changes it, under `withReleaseLock`.
  */
+import type { JobRecord as FinetuneJobRecord } from '@nst/contracts/finetune';
 import { z } from 'zod';
 import type { HistoryEntry, RoutingPolicy } from '../routingPolicy.ts';
 
@@ -75,12 +76,8 @@ export interface ReleaseWriter {
   record(entry: HistoryEntry): Promise<void>;
 }
 
-/** What the store needs of a training-job record; the rest is the caller's, kept as given. */
-export interface JobRecord {
-  id: string;
-  model: string;
-  state: string;
-}
+/** What the store needs of a training-job record (@nst/contracts/finetune); the rest is the caller's, kept as given. */
+export type JobRecord = Pick<FinetuneJobRecord, 'id' | 'model'> & { state: string };
 
 /** Checks a record read back: throws on anything it does not trust (torn, foreign, outdated). */
 export type ParseJobRecord<J> = (value: unknown) => J;
