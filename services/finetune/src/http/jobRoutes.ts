@@ -21,7 +21,7 @@ const readinessSchema = z
   .meta({ id: 'FinetuneReadiness' });
 
 /** What GET /jobs shows of a job: its request, not the resolved file lists. */
-export function publicJob(job: Job<PreparedJob>): PublicJob {
+function publicJob(job: Job<PreparedJob>): PublicJob {
   const { params, ...rest } = job;
   const last = job.loss_history.at(-1);
   return {
