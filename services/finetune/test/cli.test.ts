@@ -3,7 +3,7 @@
  * out, `stylise` applies that file and a stored version to a real photo, bad usage exits 2.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -49,6 +49,7 @@ describe('fine-tuning command line', () => {
     expect([a.format, b.format]).toEqual(['jpeg', 'png']);
     expect(Math.max(a.width, a.height)).toBeLessThanOrEqual(256);
     expect([b.width, b.height]).toEqual([a.width, a.height]);
+    await rm(storage, { recursive: true, force: true });
   }, 300_000);
 
   it('exits 2 with a reason on bad usage', async () => {
