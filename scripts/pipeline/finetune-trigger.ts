@@ -13,45 +13,26 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { z } from 'zod';
+import { jobSchema, type FinetuneRequestBody, type JobState } from '@nst/contracts/finetune';
 
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
-export interface FinetuneJob {
-  id: string;
-  status: JobStatus;
-  step?: number;
-  steps?: number;
-  loss?: number | null;
-  result?: { version?: string | null; published?: boolean | string | null; reason?: string | null } | null;
-  error?: string | null;
-}
-
-export interface FinetuneRequest {
-  model: string;
-  steps?: number;
-  batch_size?: number;
-  image_size?: number;
-  learning_rate?: number;
-  style_weight?: number;
-  content_weight?: number;
-  tv_weight?: number;
-  data?: 'feedback' | 'base' | 'both';
-  publish?: 'latest' | 'none' | 'canary';
-  canary_percent?: number;
-}
+/** What the trigger reads of a job (GET /jobs/:id): its progress and outcome. */
+const followedJobSchema = jobSchema.pick({ id: true, state: true, step: true, steps: true, loss: true, result: true, error: true });
+export type FollowedJob = z.infer<typeof followedJobSchema>;
 
 export interface TriggerOptions {
   url: string;
   token: string;
-  request: FinetuneRequest;
+  request: FinetuneRequestBody;
   pollMs?: number;
   timeoutMs?: number;
   log?: (line: string) => void;
 }
 
 export class TriggerError extends Error {}
-const FINAL: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
+const FINAL: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
 
-export async function triggerAndFollow(o: TriggerOptions): Promise<FinetuneJob> {
+export async function triggerAndFollow(o: TriggerOptions): Promise<FollowedJob> {
   const base = o.url.replace(/\/+$/, '');
   const log = o.log ?? ((l: string) => console.error(l));
   const pollMs = o.pollMs ?? 5000;
@@ -68,20 +49,21 @@ export async function triggerAndFollow(o: TriggerOptions): Promise<FinetuneJob> 
   });
   const text = await res.text();
   if (res.status !== 202) throw new TriggerError(`POST /finetune answered ${res.status}: ${text.slice(0, 300)}`);
-  const { id } = JSON.parse(text) as { id?: string };
-  if (!id) throw new TriggerError(`POST /finetune gave no job id: ${text.slice(0, 200)}`);
+  const started = jobSchema.pick({ id: true }).safeParse(JSON.parse(text));
+  if (!started.success) throw new TriggerError(`POST /finetune gave no job id: ${text.slice(0, 200)}`);
+  const { id } = started.data;
   log(`finetune: job ${id} started for ${o.request.model}`);
 
   let last = '';
   let failures = 0;
   for (;;) {
     if (Date.now() > deadline) throw new TriggerError(`job ${id} did not finish in time (last: ${last || 'unknown'})`);
-    let job: FinetuneJob | null = null;
+    let job: FollowedJob | null = null;
     try {
       const r = await fetch(`${base}/jobs/${encodeURIComponent(id)}`, { headers: auth, signal: AbortSignal.timeout(30_000) });
       if (r.status === 404) throw new TriggerError(`job ${id} is unknown to the service (404)`);
       if (!r.ok) throw new Error(`GET /jobs/${id} answered ${r.status}`);
-      job = (await r.json()) as FinetuneJob;
+      job = followedJobSchema.parse(await r.json());
       failures = 0;
     } catch (err) {
       if (err instanceof TriggerError) throw err;
@@ -89,10 +71,10 @@ export async function triggerAndFollow(o: TriggerOptions): Promise<FinetuneJob> 
       if (++failures >= 5) throw new TriggerError(`could not read job ${id}: ${(err as Error).message}`);
     }
     if (job) {
-      const line = `${job.status} ${job.step ?? 0}/${job.steps ?? '?'}${job.loss != null ? ` loss=${job.loss}` : ''}`;
+      const line = `${job.state} ${job.step}/${job.steps}${job.loss !== null ? ` loss=${job.loss}` : ''}`;
       if (line !== last) log(`finetune: job ${id} ${line}`);
       last = line;
-      if (FINAL.has(job.status)) return job;
+      if (FINAL.has(job.state)) return job;
     }
     await new Promise((r) => setTimeout(r, pollMs));
   }
@@ -105,13 +87,13 @@ const num = (v: string | undefined, name: string, int = false): number | undefin
   return n;
 };
 
-export function requestFromArgs(values: Record<string, string | undefined>): FinetuneRequest {
+export function requestFromArgs(values: Record<string, string | undefined>): FinetuneRequestBody {
   if (!values.model) throw new TriggerError('--model is required');
-  const data = values.data as FinetuneRequest['data'] | undefined;
+  const data = values.data as FinetuneRequestBody['data'];
   if (data && !['feedback', 'base', 'both'].includes(data)) throw new TriggerError('--data must be feedback, base or both');
-  const publish = values.publish as FinetuneRequest['publish'] | undefined;
+  const publish = values.publish as 'latest' | 'none' | 'canary' | undefined;
   if (publish && !['latest', 'none', 'canary'].includes(publish)) throw new TriggerError('--publish must be latest, none or canary');
-  const req: FinetuneRequest = {
+  const req: FinetuneRequestBody = {
     model: values.model,
     steps: num(values.steps, 'steps', true),
     batch_size: num(values['batch-size'], 'batch-size', true),
@@ -125,13 +107,13 @@ export function requestFromArgs(values: Record<string, string | undefined>): Fin
     canary_percent: publish === 'canary' ? num(values['canary-percent'], 'canary-percent', true) : undefined,
   };
   // Unset options are left to the service's defaults.
-  return Object.fromEntries(Object.entries(req).filter(([, v]) => v !== undefined)) as unknown as FinetuneRequest;
+  return Object.fromEntries(Object.entries(req).filter(([, v]) => v !== undefined)) as unknown as FinetuneRequestBody;
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const opts = ['url', 'model', 'steps', 'batch-size', 'image-size', 'learning-rate', 'style-weight', 'content-weight', 'tv-weight', 'data', 'publish', 'canary-percent', 'poll-ms', 'timeout-s'] as const;
   let values: Record<string, string | undefined>;
-  let request: FinetuneRequest;
+  let request: FinetuneRequestBody;
   try {
     ({ values } = parseArgs({ args: argv, options: Object.fromEntries(opts.map((o) => [o, { type: 'string' as const }])) }));
     request = requestFromArgs(values);
@@ -158,8 +140,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       timeoutMs: Number(values['timeout-s'] ?? 7200) * 1000,
     });
     console.log(JSON.stringify(job));
-    if (job.status !== 'succeeded') {
-      console.error(`finetune-trigger: job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ''}`);
+    if (job.state !== 'succeeded') {
+      console.error(`finetune-trigger: job ${job.id} ${job.state}${job.error ? `: ${job.error}` : ''}`);
       return 1;
     }
     console.error(`finetune-trigger: job ${job.id} succeeded → ${job.result?.version ?? 'no version'} (published: ${job.result?.published ?? 'no'})`);

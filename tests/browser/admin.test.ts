@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { finetuneRequestSchema, type Job } from '@nst/contracts/finetune';
 import { getJson, postJson, stylize } from '../support/http.ts';
 import { publishVersionFromStyle } from '../support/models.ts';
 import { contentPhoto, type TestStack } from '../support/stack.ts';
@@ -218,45 +219,63 @@ describe('operator page against the real stack', () => {
     expect(page.problems).toEqual([]);
   });
   it('lists fine-tuning jobs with loss curves, cancels one and starts one (service answers stubbed)', async () => {
-    // The fine-tuning service is another engineer's; stub its answers (both list shapes) at the browser.
+    // The fine-tuning service's answers, stubbed at the browser in the contract's shape.
     const now = Date.now();
+    const losses = (totals: number[], steps = totals.map((_, i) => i + 1)) => totals.map((total, i) => ({ step: steps[i]!, total, style: total * 0.7, content: total * 0.2, tv: total * 0.1 }));
+    const job = (over: Partial<Job>): Job => ({
+      id: 'job',
+      model: 'model1',
+      state: 'queued',
+      phase: null,
+      runner: 'local',
+      kubernetes_job: null,
+      retry_of: null,
+      step: 0,
+      steps: 0,
+      loss_history: [],
+      seconds_per_step: null,
+      eta_seconds: null,
+      backend: null,
+      created_at: new Date(now).toISOString(),
+      started_at: null,
+      finished_at: null,
+      result: null,
+      error: null,
+      loss: null,
+      parent_version: 'model1_v1',
+      request: finetuneRequestSchema.parse({ model: 'model1' }),
+      dataset: { images: 8, curated_uploads: 0, base_photos: 8, undecodable: 0 },
+      ...over,
+    });
     const jobs = [
-      { id: 'job-run', model: 'model1', status: 'running', step: 120, steps: 400, losses: [9.1, 7.4, 6.2, 5.9, 5.1, 4.8], eta_seconds: 95, created_at: new Date(now - 60_000).toISOString() },
-      {
+      job({ id: 'job-run', state: 'running', step: 120, steps: 400, loss_history: losses([9.1, 7.4, 6.2, 5.9, 5.1, 4.8]), loss: 4.8, eta_seconds: 95, created_at: new Date(now - 60_000).toISOString() }),
+      job({
         id: 'job-done',
-        model: 'model1',
-        status: 'succeeded',
+        state: 'succeeded',
         step: 400,
         steps: 400,
-        // The fine-tuning service's own shape: loss parts per logged step.
-        loss_history: [
-          { step: 1, total: 8, style: 6, content: 1.5, tv: 0.5 },
-          { step: 100, total: 6.5, style: 4.8, content: 1.3, tv: 0.4 },
-          { step: 200, total: 5.5, style: 3.9, content: 1.2, tv: 0.4 },
-          { step: 400, total: 5.2, style: 3.6, content: 1.2, tv: 0.4 },
-        ],
-        dataset: { images: 12 },
-        result: { version: 'model1_v3', published: true, reason: 'held-out loss improved', heldout: { parent: { total: 6.1 }, trained: { total: 5.4 } } },
+        loss_history: losses([8, 6.5, 5.5, 5.2], [1, 100, 200, 400]),
+        loss: 5.2,
+        dataset: { images: 12, curated_uploads: 4, base_photos: 8, undecodable: 0 },
+        result: { version: 'model1_v3', published: true, reason: 'held-out loss improved', heldout: { parent: losses([6.1])[0]!, trained: losses([5.4])[0]! } },
         created_at: new Date(now - 3_600_000).toISOString(),
-      },
+      }),
     ];
     const calls: { method: string; url: string; body: string | null }[] = [];
     const page = await openPage({ width: 1280, height: 900 });
-    let shape = 0;
     await page.route('**/api/admin/jobs**', async (route) => {
       const req = route.request();
       if (req.headers().authorization !== `Bearer ${stack.adminToken}`) return route.fulfill({ status: 401, json: { message: 'invalid admin token' } });
       calls.push({ method: req.method(), url: req.url(), body: req.postData() });
       if (req.method() === 'DELETE') {
-        jobs[0]!.status = 'cancelled';
+        jobs[0]!.state = 'cancelled';
         return route.fulfill({ json: jobs[0] });
       }
-      shape++;
-      return route.fulfill({ json: shape % 2 ? { jobs } : jobs });
+      return route.fulfill({ json: { jobs } });
     });
     await page.route('**/api/admin/finetune', async (route) => {
       calls.push({ method: route.request().method(), url: route.request().url(), body: route.request().postData() });
-      return route.fulfill({ status: 202, json: { id: 'job-new', model: 'model1', status: 'queued', steps: 300 } });
+      return route.fulfill({ status: 202, json: job({ id: 'job-new', steps: 300 }) });
     });
     await signIn(page, stack.adminToken);
     await page.waitForSelector('article.job[data-job="job-run"]');

@@ -160,15 +160,16 @@ describe('scripts/pipeline/finetune-trigger.ts (CLI) against an HTTP server answ
       const j = jobs.get(id);
       if (!j) return reply.status(404).send({ message: 'no such job' });
       j.polls++;
-      const status = j.polls === 1 ? 'queued' : j.polls < 4 ? 'running' : j.outcome;
-      const done = status === j.outcome;
+      const state = j.polls === 1 ? 'queued' : j.polls < 4 ? 'running' : j.outcome;
+      const done = state === j.outcome;
+      const loss = { total: 1, style: 0.5, content: 0.25, tv: 0.25 };
       return {
         id,
-        status,
+        state,
         step: done ? j.steps : Math.min(j.steps, j.polls * 10),
         steps: j.steps,
         loss: 1 / j.polls,
-        result: done && j.outcome === 'succeeded' ? { version: 'model1_v2', published: true, reason: null } : null,
+        result: done && j.outcome === 'succeeded' ? { version: 'model1_v2', published: true, reason: 'gate passed', heldout: { parent: loss, trained: loss } } : null,
         error: done && j.outcome === 'failed' ? 'training diverged' : null,
       };
     });
@@ -185,7 +186,7 @@ describe('scripts/pipeline/finetune-trigger.ts (CLI) against an HTTP server answ
       { env: { NST_ADMIN_TOKEN: TOKEN } },
     );
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'succeeded', step: 40, result: { version: 'model1_v2', published: true } });
+    expect(JSON.parse(r.stdout)).toMatchObject({ state: 'succeeded', step: 40, result: { version: 'model1_v2', published: true } });
     expect(received.at(-1)).toEqual({ model: 'model1', steps: 40, batch_size: 2, learning_rate: 0.001, data: 'both', publish: 'canary', canary_percent: 20 });
     expect(r.stderr).toMatch(/running/);
   });
@@ -193,7 +194,7 @@ describe('scripts/pipeline/finetune-trigger.ts (CLI) against an HTTP server answ
   it('exits 1 when the job fails, or the token is refused; 2 without a token', async () => {
     const failed = await run(tsx, [script('finetune-trigger.ts'), '--url', url, '--model', 'model4', '--poll-ms', '20'], { env: { NST_ADMIN_TOKEN: TOKEN } });
     expect(failed.code).toBe(1);
-    expect(JSON.parse(failed.stdout)).toMatchObject({ status: 'failed', error: 'training diverged' });
+    expect(JSON.parse(failed.stdout)).toMatchObject({ state: 'failed', error: 'training diverged' });
     const refused = await run(tsx, [script('finetune-trigger.ts'), '--url', url, '--model', 'model1'], { env: { NST_ADMIN_TOKEN: 'wrong-token-wrong-token' } });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/401/);

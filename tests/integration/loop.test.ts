@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jobListSchema, jobSchema } from '@nst/contracts/finetune';
 import { contentPhoto, startTestStack, type TestStack } from '../support/stack.ts';
 import { getJson, postJson, stylize } from '../support/http.ts';
 
@@ -55,15 +56,14 @@ describe('feedback-driven retraining loop', () => {
 
     // 2. The gate started a fine-tune; it runs to the end and publishes a canary.
     const job = await until('the gate to start a fine-tune', async () => {
-      const jobs = (await getJson(`${s.gatewayUrl}/api/admin/jobs`, admin())).body as unknown;
-      const list = (Array.isArray(jobs) ? jobs : ((jobs as { jobs?: unknown[] }).jobs ?? [])) as { id: string; model: string }[];
-      return list.find((j) => j.model === 'model1');
+      const { jobs } = jobListSchema.parse((await getJson(`${s.gatewayUrl}/api/admin/jobs`, admin())).body);
+      return jobs.find((j) => j.model === 'model1');
     });
     const done = await until('the fine-tune to finish', async () => {
-      const j = (await getJson(`${s.gatewayUrl}/api/admin/jobs/${job.id}`, admin())).body as { status: string; result?: { version: string; published: boolean; reason: string } };
-      return ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
+      const j = jobSchema.parse((await getJson(`${s.gatewayUrl}/api/admin/jobs/${job.id}`, admin())).body);
+      return ['succeeded', 'failed', 'cancelled'].includes(j.state) ? j : undefined;
     });
-    expect(done.status, JSON.stringify(done)).toBe('succeeded');
+    expect(done.state, JSON.stringify(done)).toBe('succeeded');
     expect(done.result).toMatchObject({ version: 'model1_v2', published: true });
     expect(await s.store.latest('model1')).toBe('model1_v1');
     const stats = await getJson(`${s.gatewayUrl}/api/models/model1/stats`);

@@ -1,45 +1,11 @@
 /** Typed calls to the gateway for the operator page; admin calls carry the bearer token. */
 import type { CanaryRequest, HistoryEntry, ModelHistory, ModelStats, ModelsResponse, PromoteRequest, ReleaseChange, RollbackRequest } from '@nst/contracts';
 import { ApiError, errorFromBody, type ModelInfo } from '../api.ts';
+import type { FinetuneRequestBody, Job, JobList } from '@nst/contracts/finetune';
 import { session } from './token.ts';
 
 export { ApiError, type ModelInfo };
 export type { HistoryEntry, ModelStats, VersionStats } from '@nst/contracts';
-
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | string;
-
-/** A fine-tuning job, normalised from whatever shape the fine-tuning service sends. */
-export interface Job {
-  id: string;
-  model: string;
-  status: JobStatus;
-  step: number | null;
-  steps: number | null;
-  losses: { step: number; loss: number }[];
-  eta_seconds: number | null;
-  result: { version?: string; published?: string | boolean; reason?: string; heldout?: { parent?: { total?: number }; trained?: { total?: number } } } | null;
-  error: string | null;
-  created_at: string | null;
-  finished_at: string | null;
-  /** What a running job is doing now (preparing data, training, publishing…). */
-  phase: string | null;
-  /** Images the job trains on, when the service says. */
-  images: number | null;
-}
-
-export interface FinetuneRequest {
-  model: string;
-  steps?: number;
-  image_size?: number;
-  batch_size?: number;
-  learning_rate?: number;
-  style_weight?: number;
-  content_weight?: number;
-  tv_weight?: number;
-  data?: 'feedback' | 'base' | 'both';
-  publish?: 'latest' | 'none' | 'canary';
-  canary_percent?: number;
-}
 
 async function request<T>(url: string, init: RequestInit = {}, admin = false): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
@@ -109,23 +75,18 @@ export function rollback(model: string, version?: string, reason?: string): Prom
 }
 
 export async function listJobs(): Promise<Job[]> {
-  const body = await request<unknown>('/api/admin/jobs', {}, true);
-  const list = Array.isArray(body) ? body : body && typeof body === 'object' && Array.isArray((body as { jobs?: unknown }).jobs) ? (body as { jobs: unknown[] }).jobs : [];
-  return list.map(normaliseJob).filter((j): j is Job => j !== null);
+  return (await request<JobList>('/api/admin/jobs', {}, true)).jobs;
 }
 
 export function cancelJob(id: string): Promise<unknown> {
   return request(`/api/admin/jobs/${enc(id)}`, { method: 'DELETE' }, true);
 }
 
-export async function startFinetune(req: FinetuneRequest): Promise<Job | null> {
-  const body = await request<unknown>('/api/admin/finetune', post(req), true);
-  const job = body && typeof body === 'object' && 'job' in body ? (body as { job: unknown }).job : body;
-  return normaliseJob(job);
+export function startFinetune(req: FinetuneRequestBody): Promise<Job> {
+  return request<Job>('/api/admin/finetune', post(req), true);
 }
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : null);
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null);
 
 /** Loss history as `[n, …]` or `[{ step, loss }, …]`, under `loss_history`, `losses` or `loss`. */
 export function normaliseLosses(raw: unknown): { step: number; loss: number }[] {
@@ -142,29 +103,4 @@ export function normaliseLosses(raw: unknown): { step: number; loss: number }[] 
     }
   });
   return out;
-}
-
-export function normaliseJob(raw: unknown): Job | null {
-  if (!raw || typeof raw !== 'object') return null;
-  const o = raw as Record<string, unknown>;
-  const id = str(o.id ?? o.job_id);
-  if (!id) return null;
-  const progress = o.progress && typeof o.progress === 'object' ? (o.progress as Record<string, unknown>) : {};
-  const result = o.result && typeof o.result === 'object' ? (o.result as Job['result']) : null;
-  const error = typeof o.error === 'string' ? o.error : o.error && typeof o.error === 'object' ? (str((o.error as { message?: unknown }).message) ?? JSON.stringify(o.error)) : null;
-  return {
-    id,
-    model: str(o.model) ?? '',
-    status: str(o.status ?? o.state) ?? 'unknown',
-    step: num(o.step ?? progress.step),
-    steps: num(o.steps ?? o.total_steps ?? progress.steps ?? (o.params as Record<string, unknown> | undefined)?.steps),
-    losses: normaliseLosses(o.loss_history ?? o.losses ?? o.loss),
-    eta_seconds: num(o.eta_seconds ?? progress.eta_seconds),
-    result,
-    error,
-    created_at: str(o.created_at ?? o.started_at),
-    finished_at: str(o.finished_at),
-    phase: str(o.phase),
-    images: num((o.dataset as Record<string, unknown> | undefined)?.images),
-  };
 }

@@ -4,7 +4,8 @@
  * down the gateway answers 503; the panel shows that message and the rest of the page
  * carries on.
  */
-import { ApiError, cancelJob, listJobs, startFinetune, type FinetuneRequest, type Job } from './api.ts';
+import type { FinetuneRequestBody, Job } from '@nst/contracts/finetune';
+import { ApiError, cancelJob, listJobs, startFinetune } from './api.ts';
 import { lineChart } from './chart.ts';
 import { h, duration, replaceKeepingFocus, say, when } from './ui.ts';
 
@@ -23,7 +24,7 @@ export function createJobsPanel(onAuthError: (err: ApiError) => void): JobsPanel
 
   // Start form.
   const modelSel = h('select', { id: 'ft-model', name: 'model', required: true });
-  const num = (name: keyof FinetuneRequest, label: string, attrs: Record<string, string | number>) => {
+  const num = (name: keyof FinetuneRequestBody, label: string, attrs: Record<string, string | number>) => {
     const input = h('input', { type: 'number', id: `ft-${name}`, name, inputmode: 'decimal', ...attrs });
     return { input, field: h('div', { className: 'field' }, h('label', { for: input.id }, label), input) };
   };
@@ -64,7 +65,7 @@ export function createJobsPanel(onAuthError: (err: ApiError) => void): JobsPanel
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     say(formError, '');
-    const req: FinetuneRequest = { model: modelSel.value, data: dataSel.value as FinetuneRequest['data'], publish: publishSel.value as FinetuneRequest['publish'] };
+    const req: FinetuneRequestBody = { model: modelSel.value, data: dataSel.value as FinetuneRequestBody['data'], publish: publishSel.value as 'latest' | 'none' | 'canary' };
     for (const { input } of [steps, imageSize, batch, lr, sw, cw, tw, ...(publishSel.value === 'canary' ? [canaryPct] : [])]) {
       if (input.value === '') continue;
       const v = Number(input.value);
@@ -83,7 +84,7 @@ export function createJobsPanel(onAuthError: (err: ApiError) => void): JobsPanel
     say(formStatus, 'Starting…');
     try {
       const job = await startFinetune(req);
-      say(formStatus, job ? `Started job ${job.id}.` : 'Started.', 'ok');
+      say(formStatus, `Started job ${job.id}.`, 'ok');
       await refresh();
     } catch (err) {
       say(formStatus, '');
@@ -114,9 +115,10 @@ export function createJobsPanel(onAuthError: (err: ApiError) => void): JobsPanel
   }
 
   function jobCard(job: Job): HTMLElement {
-    const progress = job.step !== null && job.steps ? Math.min(1, job.step / job.steps) : null;
-    const last = job.losses[job.losses.length - 1];
-    const cancel = ACTIVE.has(job.status)
+    const progress = job.steps ? Math.min(1, job.step / job.steps) : null;
+    const losses = job.loss_history.map((p) => ({ step: p.step, loss: p.total }));
+    const last = losses[losses.length - 1];
+    const cancel = ACTIVE.has(job.state)
       ? h('button', { type: 'button', className: 'btn btn-small btn-secondary', 'data-key': `cancel:${job.id}`, 'aria-label': `Cancel job ${job.id}` }, 'Cancel')
       : null;
     cancel?.addEventListener('click', async () => {
@@ -140,12 +142,12 @@ export function createJobsPanel(onAuthError: (err: ApiError) => void): JobsPanel
       : '';
     return h(
       'article',
-      { className: `job job-${job.status}`, 'data-job': job.id, 'aria-labelledby': `job-${job.id}-title` },
+      { className: `job job-${job.state}`, 'data-job': job.id, 'aria-labelledby': `job-${job.id}-title` },
       h(
         'header',
         { className: 'job-head' },
         h('h3', { id: `job-${job.id}-title`, className: 'job-title' }, `${job.model || 'model ?'} · ${job.id}`),
-        h('span', { className: `badge badge-job-${job.status}` }, job.status),
+        h('span', { className: `badge badge-job-${job.state}` }, job.state),
         cancel,
       ),
       h(
@@ -154,10 +156,10 @@ export function createJobsPanel(onAuthError: (err: ApiError) => void): JobsPanel
         [
           job.created_at ? `started ${when(job.created_at)}` : null,
           job.finished_at ? `finished ${when(job.finished_at)}` : null,
-          ACTIVE.has(job.status) && job.phase ? job.phase : null,
-          job.images !== null ? `${job.images} images` : null,
-          job.step !== null ? `step ${job.step}${job.steps ? ` of ${job.steps}` : ''}` : null,
-          ACTIVE.has(job.status) && job.eta_seconds !== null ? `ETA ${duration(job.eta_seconds)}` : null,
+          ACTIVE.has(job.state) && job.phase ? job.phase : null,
+          `${job.dataset.images} images`,
+          `step ${job.step}${job.steps ? ` of ${job.steps}` : ''}`,
+          ACTIVE.has(job.state) && job.eta_seconds !== null ? `ETA ${duration(job.eta_seconds)}` : null,
           last ? `loss ${Number(last.loss.toPrecision(4))}` : null,
         ]
           .filter(Boolean)
@@ -166,9 +168,9 @@ export function createJobsPanel(onAuthError: (err: ApiError) => void): JobsPanel
       progress !== null ? h('progress', { max: 1, value: progress, 'aria-label': `Progress of job ${job.id}` }) : null,
       result ? h('p', { className: 'small' }, `Result: ${result}`) : null,
       job.error ? h('p', { className: 'small', 'data-kind': 'error' }, `Error: ${job.error}`) : null,
-      job.losses.length ? h('p', { className: 'muted small chart-caption' }, job.losses.some((p, i) => p.step !== i + 1) ? 'Training loss by step' : 'Training loss per logged point') : null,
-      job.losses.length
-        ? lineChart({ series: [{ name: 'loss', points: job.losses.map((p) => ({ x: p.step, y: p.loss, label: `step ${p.step}: loss ${Number(p.loss.toPrecision(4))}` })) }], label: `Loss curve of job ${job.id}: ${job.losses.length} points`, width: chartWidth(), height: 160, className: 'chart-loss' })
+      losses.length ? h('p', { className: 'muted small chart-caption' }, losses.some((p, i) => p.step !== i + 1) ? 'Training loss by step' : 'Training loss per logged point') : null,
+      losses.length
+        ? lineChart({ series: [{ name: 'loss', points: losses.map((p) => ({ x: p.step, y: p.loss, label: `step ${p.step}: loss ${Number(p.loss.toPrecision(4))}` })) }], label: `Loss curve of job ${job.id}: ${losses.length} points`, width: chartWidth(), height: 160, className: 'chart-loss' })
         : h('p', { className: 'muted small' }, 'No loss values yet.'),
     );
   }
@@ -179,7 +181,7 @@ export function createJobsPanel(onAuthError: (err: ApiError) => void): JobsPanel
       say(error, '');
       jobs.sort((a, b) => (b.created_at ?? '').localeCompare(a.created_at ?? ''));
       const sig = JSON.stringify(jobs);
-      say(status, jobs.length ? `${jobs.length} job${jobs.length === 1 ? '' : 's'}, ${jobs.filter((j) => ACTIVE.has(j.status)).length} active.` : 'No fine-tuning jobs yet.');
+      say(status, jobs.length ? `${jobs.length} job${jobs.length === 1 ? '' : 's'}, ${jobs.filter((j) => ACTIVE.has(j.state)).length} active.` : 'No fine-tuning jobs yet.');
       if (sig !== signature) {
         signature = sig;
         replaceKeepingFocus(list, ...jobs.map(jobCard));

@@ -1,5 +1,6 @@
 /** The painting styles the platform knows, and which model name serves which style. */
 import { z } from 'zod';
+import { MODEL_NAME } from '@nst/contracts/finetune';
 import modelsFile from '../models.json' with { type: 'json' };
 
 /**
@@ -29,7 +30,7 @@ export const STYLES: Record<string, StyleInfo> = {
 /** The arbitrary-style model as NST_MODELS names it, e.g. `…,custom=arbitrary`. */
 const ARBITRARY_STYLE = 'arbitrary';
 
-export const MODEL_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+export { MODEL_NAME };
 
 /**
  * One entry of the platform's model list (services/common/models.json): a `fast-style` model

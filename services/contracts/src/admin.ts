@@ -26,6 +26,3 @@ export type RollbackRequest = z.infer<typeof rollbackRequestSchema>;
 export const releaseChangeSchema = z.object({ change: historyEntrySchema }).meta({ id: 'ReleaseChange' });
 export type ReleaseChange = z.infer<typeof releaseChangeSchema>;
 
-/** /api/admin/jobs/:id */
-export const jobParamsSchema = z.object({ id: z.string() });
-export type JobParams = z.infer<typeof jobParamsSchema>;

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileJobRecords, openPlatformStore, type PlatformStore } from '@nst/common';
 import { startPostgres, type TestPostgres } from '../../../tests/support/postgres.ts';
-import { JobQueue, QueueShutdown, RunDetachedError, type Job, type JobResult, type JobRunner } from '../src/jobs/jobQueue.ts';
+import type { JobResult } from '@nst/contracts/finetune';
+import { JobQueue, QueueShutdown, RunDetachedError, type Job, type JobRunner } from '../src/jobs/jobQueue.ts';
 
 type P = { label: string };
 const result: JobResult = { version: 'm_v2', published: false, reason: 'test', heldout: { parent: { style: 1, content: 1, tv: 1, total: 3 }, trained: { style: 1, content: 1, tv: 1, total: 3 } } };

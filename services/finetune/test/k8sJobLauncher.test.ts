@@ -18,7 +18,7 @@ const cfg: JobTemplateConfig = {
   configMapName: 'nst-config',
   databaseSecretName: 'nst-database',
   serviceAccountName: 'nst-training',
-  command: ['tsx', 'src/train.ts'],
+  command: ['tsx', 'src/cli.ts', 'job'],
   cpu: '2',
   memory: '4Gi',
   activeDeadlineSeconds: 3600,
@@ -46,7 +46,7 @@ describe('buildTrainingJob', () => {
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     const c = pod.containers[0]!;
     expect(c.image).toBe(cfg.image);
-    expect(c.command).toEqual(['tsx', 'src/train.ts']);
+    expect(c.command).toEqual(['tsx', 'src/cli.ts', 'job']);
     expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     expect(c.volumeMounts).toEqual([
       { name: 'storage', mountPath: '/persistent_storage' },

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@nst/common';
 import { loadFinetuneConfig } from '../src/config.ts';
-import { finetuneRequestSchema, publishSchema, stepsFor } from '../src/jobs/request.ts';
+import { finetuneRequestSchema } from '@nst/contracts/finetune';
+import { stepsFor } from '../src/jobs/request.ts';
 
 describe('finetune configuration', () => {
   it('defaults to port 8005 and the shared settings', () => {
@@ -56,8 +57,9 @@ describe('POST /finetune body', () => {
   });
 
   it('takes publish as a shorthand string or as an object (room for modes with settings)', () => {
-    expect(publishSchema.parse('none')).toEqual({ mode: 'none' });
-    expect(publishSchema.parse({ mode: 'latest' })).toEqual({ mode: 'latest' });
-    expect(publishSchema.safeParse({ mode: 'latest', extra: 1 }).success).toBe(false);
+    const publish = (p: unknown) => finetuneRequestSchema.safeParse({ model: 'model1', publish: p });
+    expect(publish('none').data?.publish).toEqual({ mode: 'none' });
+    expect(publish({ mode: 'latest' }).data?.publish).toEqual({ mode: 'latest' });
+    expect(publish({ mode: 'latest', extra: 1 }).success).toBe(false);
   });
 });

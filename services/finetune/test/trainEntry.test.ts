@@ -1,5 +1,5 @@
 /**
- * The Kubernetes Job's entry point (src/train.ts) run as a process, as the Job runs it:
+ * The Kubernetes Job's entry point (`src/cli.ts job`) run as a process, as the Job runs it:
  * it trains, publishes, and leaves its progress and result on the shared volume.
  */
 import { execFile } from 'node:child_process';
@@ -13,7 +13,7 @@ import { pullPretrained } from '@nst/network';
 import { readProgress } from '../src/jobs/jobProgress.ts';
 
 const run = promisify(execFile);
-const entry = path.resolve(import.meta.dirname, '../src/train.ts');
+const entry = path.resolve(import.meta.dirname, '../src/cli.ts');
 
 describe('training Job entry point', () => {
   it('trains from NST_TRAINING_JOB and reports through the shared volume', async () => {
@@ -26,7 +26,7 @@ describe('training Job entry point', () => {
       LOG_LEVEL: 'info',
       NST_TRAINING_JOB: JSON.stringify({ id: 'job-k8s-1', model: 'model1', params: { model: 'model1', steps: 2, image_size: 64, batch_size: 2, max_images: 2, heldout_images: 1, data: 'base', publish: 'none' } }),
     };
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', entry], { env, timeout: 240_000 });
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', entry, 'job'], { env, timeout: 240_000 });
     // Every line is the services' ECS JSON; the last one says how the run ended.
     const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as { 'ecs.version'?: string; 'service.name'?: string; message: string; nst?: { job?: { state?: string } } });
     expect(lines.every((l) => l['ecs.version'] && l['service.name'] === 'finetune-job')).toBe(true);
@@ -39,7 +39,7 @@ describe('training Job entry point', () => {
     expect(progress?.result).toMatchObject({ version: 'model1_v2', published: false });
     expect(await new ModelStore(storage).versions('model1')).toEqual([1, 2]);
 
-    const bad = await run(process.execPath, ['--import', 'tsx', entry], { env: { ...env, NST_TRAINING_JOB: '{"id":"x"}' } }).catch((e: { code: number; stdout: string }) => e);
+    const bad = await run(process.execPath, ['--import', 'tsx', entry, 'job'], { env: { ...env, NST_TRAINING_JOB: '{"id":"x"}' } }).catch((e: { code: number; stdout: string }) => e);
     expect((bad as { code: number }).code).toBe(2);
     expect(JSON.parse((bad as { stdout: string }).stdout.trim())).toMatchObject({ 'log.level': 'fatal', message: expect.stringMatching(/NST_TRAINING_JOB is not a training envelope/) });
   });

@@ -21,7 +21,7 @@ import { stylizeRoutes } from './routes/stylize.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { uiConfigRoutes } from './routes/uiConfig.ts';
-import { FinetuneClient, type FinetuneCalls } from './finetuneClient.ts';
+import { FinetuneClient, finetuneOverHttp, type FinetuneCalls } from './finetuneClient.ts';
 import { LoopAutomation } from './loopAutomation.ts';
 import { protectionPlugin } from './plugins/protection.ts';
 import { rateLimitsPlugin } from './plugins/rateLimits.ts';
@@ -86,7 +86,7 @@ export async function buildGatewayApp(config: GatewayConfig, upstreams: GatewayU
   });
 
   const { token } = await ensureAdminToken(config.NST_STORAGE_DIR, config.NST_ADMIN_TOKEN);
-  const finetune = upstreams.finetune ?? new FinetuneClient(config.NST_FINETUNE_URL, token);
+  const finetune = new FinetuneClient(upstreams.finetune ?? finetuneOverHttp(config.NST_FINETUNE_URL, token));
   const loop = new LoopAutomation(ctx, finetune, app.log);
 
   await rateLimitsPlugin(app, {

@@ -8,7 +8,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { decideCanary, gateFromStats } from '@nst/common';
 import type { GatewayContext } from './context.ts';
-import type { FinetuneCalls } from './finetuneClient.ts';
+import type { FinetuneClient } from './finetuneClient.ts';
 import { modelStats } from './routes/stats.ts';
 
 const ACTIVE = new Set(['queued', 'running']);
@@ -20,7 +20,7 @@ export class LoopAutomation {
 
   constructor(
     private readonly ctx: GatewayContext,
-    private readonly finetune: FinetuneCalls,
+    private readonly finetune: FinetuneClient,
     private readonly log: FastifyBaseLogger,
   ) {}
 
@@ -43,13 +43,13 @@ export class LoopAutomation {
       if (c.NST_AUTO_FINETUNE && !stats.canary && live && !this.ctx.arbitraryModels.has(model)) {
         const gate = gateFromStats(stats, c.NST_FEEDBACK_GATE_THRESHOLD, c.NST_LOOP_MIN_CLIENTS);
         if (!gate.trigger || (await this.jobActive(model))) return;
-        const body = { steps: 20, image_size: 128, batch_size: 1, data: 'both', ...c.NST_AUTO_FINETUNE_PARAMS, model, publish: 'canary', canary_percent: c.NST_AUTO_CANARY_PERCENT };
-        const res = await this.finetune.call('POST', '/finetune', body);
-        if (res.status !== 202) {
+        const body = { steps: 20, image_size: 128, batch_size: 1, data: 'both' as const, ...c.NST_AUTO_FINETUNE_PARAMS, model, publish: 'canary' as const, canary_percent: c.NST_AUTO_CANARY_PERCENT };
+        const res = await this.finetune.start(body);
+        if (!res.job) {
           this.log.error({ nst: { event: 'feedback_gate', model }, response: res.body }, `feedback gate could not start a fine-tune (${res.status})`);
           return;
         }
-        const id = (res.body as { id: string }).id;
+        const { id } = res.job;
         this.jobs.set(model, id);
         this.log.info({ nst: { event: 'feedback_gate', model, version: live.version, job: { id } } }, `feedback gate: ${gate.bad} bad ratings for ${live.version} (threshold ${gate.threshold}); fine-tune ${id} started`);
       }
@@ -63,7 +63,7 @@ export class LoopAutomation {
   private async jobActive(model: string): Promise<boolean> {
     const id = this.jobs.get(model);
     if (!id) return false;
-    const res = await this.finetune.call('GET', `/jobs/${id}`);
-    return res.status === 200 && ACTIVE.has((res.body as { status?: string }).status ?? '');
+    const job = await this.finetune.job(id).catch(() => null);
+    return job !== null && ACTIVE.has(job.state);
   }
 }

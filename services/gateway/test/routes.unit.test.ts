@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorBodySchema, feedbackResponseSchema, modelCardSchema, modelHistorySchema, modelStatsSchema, modelsResponseSchema, readinessSchema, releaseChangeSchema, styleImageSchema, styleListSchema, stylizeResponseSchema, uiConfigSchema } from '@nst/contracts';
 import { HttpError } from '@nst/common';
-import { ADMIN_TOKEN, JPEG, MAX_UPLOAD_BYTES, inProcessGateway, multipart, type InProcessGateway } from './support/inProcessGateway.ts';
+import { ADMIN_TOKEN, JPEG, MAX_UPLOAD_BYTES, QUEUED_JOB, inProcessGateway, multipart, type InProcessGateway } from './support/inProcessGateway.ts';
 
 let gw: InProcessGateway;
 beforeAll(async () => {
@@ -157,7 +157,7 @@ describe('gateway routes in-process', () => {
   });
 
   it('admin jobs relay the fine-tuning service, status and body as they are', async () => {
-    expect((await gw.app.inject({ url: '/api/admin/jobs', headers: admin })).json()).toEqual([]);
+    expect((await gw.app.inject({ url: '/api/admin/jobs', headers: admin })).json()).toEqual({ jobs: [QUEUED_JOB] });
     const started = await gw.app.inject({ method: 'POST', url: '/api/admin/finetune', headers: admin, payload: { model: 'model1', steps: 10 } });
     expect(started.statusCode).toBe(202);
     expect(gw.finetuneCalls.at(-1)).toEqual({ method: 'POST', path: '/finetune', body: { model: 'model1', steps: 10 } });

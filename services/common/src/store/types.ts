@@ -6,6 +6,7 @@
  * only the release owner (release.ts) changes it, under `withReleaseLock`.
  */
 import type { FeedbackEntry, HistoryEntry, RoutingPolicy, ServedRequest, StoreHealth } from '@nst/contracts';
+import type { JobRecord as FinetuneJobRecord } from '@nst/contracts/finetune';
 
 export { feedbackEntrySchema, type FeedbackEntry, type ServedRequest, type StoreHealth } from '@nst/contracts';
 
@@ -31,12 +32,8 @@ export interface ReleaseWriter {
   record(entry: HistoryEntry): Promise<void>;
 }
 
-/** What the store needs of a training-job record; the rest is the caller's, kept as given. */
-export interface JobRecord {
-  id: string;
-  model: string;
-  state: string;
-}
+/** What the store needs of a training-job record (@nst/contracts/finetune); the rest is the caller's, kept as given. */
+export type JobRecord = Pick<FinetuneJobRecord, 'id' | 'model'> & { state: string };
 
 /** Checks a record read back: throws on anything it does not trust (torn, foreign, outdated). */
 export type ParseJobRecord<J> = (value: unknown) => J;

@@ -1,15 +1,17 @@
 /** The fine-tuning service: admin-only training jobs that publish new model versions. */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { z } from 'zod';
-import { HttpError, ModelStore, checkBearer, createService, dataLocation, ensureAdminToken, sharedPlatformStore, type JobRecords } from '@nst/common';
+import { ModelStore, createService, dataLocation, ensureAdminToken, sharedPlatformStore } from '@nst/common';
+import { JOB_STATES, jobRecordSchema } from '@nst/contracts/finetune';
 import type { FinetuneConfig } from '../config.ts';
-import { FINISHED_STATES, JOB_STATES, JobQueue, QueueFullError, type Job, type JobRunner } from '../jobs/jobQueue.ts';
-import { prepareJob, type PreparedJob } from '../jobs/prepare.ts';
-import { describeIssues, finetuneRequestSchema } from '../jobs/request.ts';
-import { runJob } from '../jobs/runJob.ts';
+import { JobQueue, type Job, type JobRunner } from '../jobs/jobQueue.ts';
+import { KubernetesJobLauncher } from '../jobs/kubernetesLauncher.ts';
 import { kubernetesRunner } from '../jobs/kubernetesRunner.ts';
-import { KubernetesJobLauncher, jobState, trainingJobName } from '../jobs/kubernetesLauncher.ts';
+import { prepareJob, type PreparedJob } from '../jobs/prepare.ts';
+import { restoreJobs } from '../jobs/restoreJobs.ts';
+import { runJob } from '../jobs/runJob.ts';
+import { jobRoutes } from './jobRoutes.ts';
+import { registerOpenApi } from './openApi.ts';
 
 export interface FinetuneApp {
   app: FastifyInstance;
@@ -17,34 +19,8 @@ export interface FinetuneApp {
   adminToken: { token: string; file: string | null; created: boolean };
 }
 
-/** Enough of a saved job to trust it back into the queue; the rest is as it was written. */
-const savedJobSchema = z.looseObject({
-  id: z.string(),
-  model: z.string(),
-  state: z.enum(JOB_STATES),
-  runner: z.string(),
-  created_at: z.string(),
-  step: z.number(),
-  steps: z.number(),
-  loss_history: z.array(z.looseObject({ step: z.number() })),
-  params: z.looseObject({ request: z.looseObject({ model: z.string() }), parentVersion: z.string(), files: z.array(z.unknown()), heldOut: z.array(z.unknown()) }),
-});
-const parseSavedJob = (value: unknown) => savedJobSchema.parse(value) as unknown as Job<PreparedJob>;
-
-/** What GET /jobs shows of a job: its request, not the resolved file lists. */
-function publicJob(job: Job<PreparedJob>) {
-  const { params, ...rest } = job;
-  const last = job.loss_history.at(-1);
-  return {
-    ...rest,
-    /** Alias of state, the name the pipeline scripts read. */
-    status: job.state,
-    loss: last ? last.total : null,
-    parent_version: params.parentVersion,
-    request: params.request,
-    dataset: { images: params.files.length, curated_uploads: params.curated.used, base_photos: params.baseCount, undecodable: params.undecodable },
-  };
-}
+/** A saved job, checked before it goes back into the queue; the rest of its params is as it was written. */
+const parseSavedJob = (value: unknown) => jobRecordSchema.parse(value) as unknown as Job<PreparedJob>;
 
 export async function buildFinetuneApp(config: FinetuneConfig): Promise<FinetuneApp> {
   const service = 'finetune';
@@ -105,94 +81,11 @@ export async function buildFinetuneApp(config: FinetuneConfig): Promise<Finetune
     },
   });
 
-  const requireAdmin = async (req: { headers: { authorization?: string } }) => checkBearer(req.headers.authorization, adminToken.token);
-
-  app.get('/ready', async () => ({ status: 'ready', service, jobs: queue.countByState() }));
-
-  const submit = (prepared: PreparedJob, retryOf?: string) => {
-    try {
-      return queue.submit(prepared.spec.name, prepared, prepared.steps, { retry_of: retryOf });
-    } catch (err) {
-      if (err instanceof QueueFullError) throw new HttpError(429, `the training queue is full: ${err.message}`, { 'retry-after': '60' });
-      throw err;
-    }
-  };
-  const accepted = (reply: FastifyReply, job: Job<PreparedJob>) =>
-    reply
-      .status(202)
-      .header('location', `/jobs/${job.id}`)
-      .send({ job_id: job.id, status_url: `/jobs/${job.id}`, ...publicJob(job) });
-
-  app.post('/finetune', { preHandler: requireAdmin }, async (req, reply) => {
-    const parsed = finetuneRequestSchema.safeParse(req.body ?? {});
-    if (!parsed.success) throw new HttpError(400, describeIssues(parsed.error));
-    const prepared = await prepareJob(parsed.data, { store, models: config.NST_MODELS, storageDir: config.NST_STORAGE_DIR, loc });
-    return accepted(reply, submit(prepared));
-  });
-
-  app.get('/jobs', { preHandler: requireAdmin }, async () => ({ jobs: queue.list().map(publicJob) }));
-
-  app.get('/jobs/:id', { preHandler: requireAdmin }, async (req) => {
-    const job = queue.get((req.params as { id: string }).id);
-    if (!job) throw new HttpError(404, 'no such job');
-    return publicJob(job);
-  });
-
-  app.delete('/jobs/:id', { preHandler: requireAdmin }, async (req) => {
-    const id = (req.params as { id: string }).id;
-    const job = queue.get(id);
-    if (!job) throw new HttpError(404, 'no such job');
-    if (!queue.cancel(id)) throw new HttpError(409, `job ${id} has already ${job.state === 'succeeded' ? 'succeeded' : job.state}`);
-    return publicJob(job);
-  });
-
-  app.post('/jobs/:id/retry', { preHandler: requireAdmin }, async (req, reply) => {
-    const id = (req.params as { id: string }).id;
-    const old = queue.get(id);
-    if (!old) throw new HttpError(404, 'no such job');
-    if (!FINISHED_STATES.has(old.state) || old.state === 'succeeded') throw new HttpError(409, `job ${id} is ${old.state}; only interrupted, failed or cancelled jobs are retried`);
-    // The same request from the same parent version, checked again against today's data.
-    const prepared = await prepareJob({ ...old.params.request, version: old.params.parentVersion }, { store, models: config.NST_MODELS, storageDir: config.NST_STORAGE_DIR, loc });
-    return accepted(reply, submit(prepared, id));
-  });
+  await registerOpenApi(app);
+  const prepare = (request: Parameters<typeof prepareJob>[0]) => prepareJob(request, { store, models: config.NST_MODELS, storageDir: config.NST_STORAGE_DIR, loc });
+  jobRoutes(app, { queue, prepare, adminToken: adminToken.token, service });
 
   // A restart (rollout, SIGTERM) keeps queued jobs queued and never deletes a Kubernetes Job.
   app.addHook('onClose', async () => queue.shutdown());
   return { app, queue, adminToken };
-}
-
-/**
- * Start-up: the saved jobs go back into the queue. With the Kubernetes runner, the service's
- * Jobs (by label) are listed: a saved running job, or a queued one whose Job exists already,
- * is followed again; a Job without a record is reported, not touched.
- */
-async function restoreJobs(queue: JobQueue<PreparedJob>, records: JobRecords<Job<PreparedJob>>, launcher: KubernetesJobLauncher | null, log: FastifyInstance['log']): Promise<void> {
-  const saved = await records.list();
-  const inCluster = new Set<string>();
-  if (launcher) {
-    try {
-      const known = new Set(saved.map((j) => trainingJobName(j.id)));
-      for (const k of await launcher.listManaged()) {
-        const name = k.metadata?.name ?? '';
-        inCluster.add(name);
-        if (!known.has(name) && !['succeeded', 'failed'].includes(jobState(k))) {
-          log.warn({ kubernetes: { job: name } }, `Kubernetes Job ${name} has no job record here; leaving it alone`);
-        }
-      }
-    } catch (err) {
-      log.error({ err }, `could not list this service's Kubernetes Jobs: ${(err as Error).message}; following the saved running ones`);
-    }
-  }
-  const canResume = (j: Job<PreparedJob>) =>
-    launcher !== null && j.runner === 'kubernetes' && (j.state === 'running' || inCluster.has(trainingJobName(j.id)));
-  const before = { queued: saved.filter((j) => j.state === 'queued').length, running: saved.filter((j) => j.state === 'running').length };
-  const resumed = saved.filter((j) => (j.state === 'running' || j.state === 'queued') && canResume(j)).length;
-  const interrupted = saved.filter((j) => j.state === 'running' && !canResume(j)).length;
-  queue.restore(saved, canResume);
-  if (saved.length > 0) {
-    log.info(
-      { nst: { event: 'training_jobs_restored', saved: saved.length, queued: before.queued, running: before.running, resumed, interrupted } },
-      `restored ${saved.length} saved training jobs: ${resumed} followed again, ${interrupted} interrupted, ${before.queued} were queued`,
-    );
-  }
 }

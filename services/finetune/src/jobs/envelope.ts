@@ -1,29 +1,10 @@
 /**
- * The contract between the fine-tuning service and a training run in its own Kubernetes Job:
- * the JSON in NST_TRAINING_JOB. The launcher (kubernetesLauncher.ts) encodes it, the Job's entry
- * point (train.ts) decodes it; both through this one schema.
+ * The envelope between the fine-tuning service and a training run in its own Kubernetes Job,
+ * the JSON in NST_TRAINING_JOB: the launcher (kubernetesLauncher.ts) encodes it, the Job's
+ * entry point (`cli.ts job`) decodes it; both through the one schema in @nst/contracts.
  */
-import { z } from 'zod';
-import { MODEL_NAME } from '@nst/common';
-import { describeIssues, finetuneRequestSchema } from './request.ts';
-
-export const TRAINING_ENVELOPE_ENV = 'NST_TRAINING_JOB';
-
-export const trainingEnvelopeSchema = z
-  .object({
-    /** The fine-tuning service's job id (progress file, card, logs). */
-    id: z.string().min(1).max(128),
-    model: z.string().regex(MODEL_NAME),
-    /** The POST /finetune body, parent version pinned. */
-    params: finetuneRequestSchema,
-  })
-  .strict()
-  .refine((e) => e.params.model === e.model, { message: 'params.model must be the envelope model', path: ['params', 'model'] });
-
-/** What the launcher sends. */
-export type TrainingEnvelopeInput = z.input<typeof trainingEnvelopeSchema>;
-/** What the Job works from. */
-export type TrainingEnvelope = z.output<typeof trainingEnvelopeSchema>;
+import { TRAINING_ENVELOPE_ENV, trainingEnvelopeSchema, type TrainingEnvelope, type TrainingEnvelopeInput } from '@nst/contracts/finetune';
+import { describeIssues } from './request.ts';
 
 export class EnvelopeError extends Error {}
 

@@ -1,6 +1,6 @@
 /**
  * A training run's progress on the shared volume (training-jobs/<id>.json), written by a
- * run in a Kubernetes Job (train.ts) and read back by the fine-tuning service that
+ * run in a Kubernetes Job (`cli.ts job`) and read back by the fine-tuning service that
  * launched it, so the Job's progress and result show in GET /jobs/:id as for local runs.
  */
 import { readFile } from 'node:fs/promises';

@@ -5,48 +5,14 @@
  * (a Kubernetes Job) is followed again.
  */
 import { randomUUID } from 'node:crypto';
-import type { LossParts } from '../ml/perceptualLoss.ts';
+import { JOB_STATES, type JobRecord, type JobResult, type JobState } from '@nst/contracts/finetune';
 import { TrainingCancelledError } from '../engine/trainInWorker.ts';
 import type { JobRecords } from '@nst/common';
 
-export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'] as const;
-export type JobState = (typeof JOB_STATES)[number];
 export const FINISHED_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
 
-export interface JobResult {
-  version: string;
-  published: boolean;
-  /** Why latest.txt did or did not move. */
-  reason: string;
-  heldout: { parent: LossParts; trained: LossParts };
-}
-
-export interface Job<P = unknown> {
-  id: string;
-  model: string;
-  state: JobState;
-  /** What the running job is doing now (preparing data, training, publishing, …). */
-  phase: string | null;
-  params: P;
-  /** Where it runs: 'local' (this process) or 'kubernetes' (a batch/v1 Job). */
-  runner: string;
-  /** The Kubernetes Job's name, once it has one. */
-  kubernetes_job: string | null;
-  /** The job this one re-runs (POST /jobs/:id/retry). */
-  retry_of: string | null;
-  step: number;
-  steps: number;
-  loss_history: Array<{ step: number } & LossParts>;
-  seconds_per_step: number | null;
-  eta_seconds: number | null;
-  backend: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  result: JobResult | null;
-  /** Why it failed or was interrupted. */
-  error: string | null;
-}
+/** A job of this process: the stored record's fields, with the runner's own parameters. */
+export type Job<P = unknown> = Omit<JobRecord, 'params'> & { params: P };
 
 /** `resumed`: the run was started before a restart and is to be followed, not started again. */
 export type JobRunner<P> = (job: Job<P>, signal: AbortSignal, resumed: boolean) => Promise<JobResult>;

@@ -17,7 +17,8 @@
 import { readFileSync } from 'node:fs';
 import { BatchV1Api, CoreV1Api, KubeConfig, Watch, type V1Job } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { TRAINING_ENVELOPE_ENV, encodeEnvelope, type TrainingEnvelopeInput } from './envelope.ts';
+import { TRAINING_ENVELOPE_ENV, type TrainingEnvelopeInput } from '@nst/contracts/finetune';
+import { encodeEnvelope } from './envelope.ts';
 
 const TRAINING_RUNNERS = ['local', 'kubernetes'] as const;
 
@@ -38,7 +39,7 @@ export const k8sRunnerEnv = {
   NST_K8S_DATABASE_SECRET: z.string().default('nst-database'),
   NST_K8S_JOB_SERVICE_ACCOUNT: z.string().default('nst-training'),
   /** Command the Job runs, split on spaces (the fine-tuning service's training entry point). */
-  NST_K8S_TRAINING_COMMAND: z.string().default('tsx src/train.ts'),
+  NST_K8S_TRAINING_COMMAND: z.string().default('tsx src/cli.ts job'),
   NST_K8S_JOB_CPU: z.string().default('2'),
   NST_K8S_JOB_MEMORY: z.string().default('4Gi'),
   NST_K8S_JOB_DEADLINE_S: z.coerce.number().int().positive().default(6 * 3600),

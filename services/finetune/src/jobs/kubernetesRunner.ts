@@ -8,7 +8,8 @@
  */
 import { trainingJobName, type KubernetesJobLauncher } from './kubernetesLauncher.ts';
 import { PROGRESS_FIELDS, readProgress } from './jobProgress.ts';
-import { QueueShutdown, RunDetachedError, type Job, type JobResult, type JobRunner } from './jobQueue.ts';
+import type { JobResult } from '@nst/contracts/finetune';
+import { QueueShutdown, RunDetachedError, type Job, type JobRunner } from './jobQueue.ts';
 import type { PreparedJob } from './prepare.ts';
 
 export function kubernetesRunner(launcher: KubernetesJobLauncher, storageDir: string): JobRunner<PreparedJob> {

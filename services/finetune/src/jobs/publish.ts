@@ -7,9 +7,7 @@
 import { createHash } from 'node:crypto';
 import { ModelStore, releaseOwnerFor, type ModelCard, type ReleaseOwner } from '@nst/common';
 import { exportOnnx, type StyleNetWeights } from '@nst/network';
-import type { JobResult } from './jobQueue.ts';
-import type { PublishMode } from './request.ts';
-import type { LossParts } from '../ml/perceptualLoss.ts';
+import type { JobResult, LossParts, PublishMode } from '@nst/contracts/finetune';
 
 export interface GateDecision {
   passed: boolean;

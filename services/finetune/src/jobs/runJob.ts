@@ -8,7 +8,8 @@ import { trainInWorker } from '../engine/trainInWorker.ts';
 import type { BackendOptions } from '../engine/tfBackend.ts';
 import { loadVgg19Weights } from '../ml/vgg19.ts';
 import { CONTENT_LAYER, STYLE_LAYERS } from '../ml/perceptualLoss.ts';
-import type { Job, JobResult } from './jobQueue.ts';
+import type { JobResult } from '@nst/contracts/finetune';
+import type { Job } from './jobQueue.ts';
 import type { PreparedJob } from './prepare.ts';
 
 /** Longest side of the style painting fed to VGG for the Gram targets. */

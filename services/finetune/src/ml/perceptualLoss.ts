@@ -17,12 +17,6 @@ export interface LossWeights {
   tv: number;
 }
 
-export interface LossParts {
-  style: number;
-  content: number;
-  tv: number;
-  total: number;
-}
 
 /** [N,H,W,C] → [N,C,C] / (H·W·C). */
 export function gram(f: tf.Tensor4D): tf.Tensor3D {

@@ -6,14 +6,13 @@ import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { checkBearer } from '@nst/common';
-import { canaryRequestSchema, jobParamsSchema, modelParamsSchema, promoteRequestSchema, releaseChangeSchema, rollbackRequestSchema } from '@nst/contracts';
+import { canaryRequestSchema, errorBodySchema, modelParamsSchema, type ErrorBody, promoteRequestSchema, releaseChangeSchema, rollbackRequestSchema } from '@nst/contracts';
+import { finetuneRequestSchema, jobListSchema, jobParamsSchema, jobSchema } from '@nst/contracts/finetune';
 import type { GatewayContext } from '../context.ts';
 import type { FinetuneCalls } from '../finetuneClient.ts';
 import { knownModelHook } from '../knownModel.ts';
-import { binaryResponse, errorResponses, type GatewayApp } from '../typedRoutes.ts';
+import { binaryResponse, errorResponses, relayedBody, type GatewayApp } from '../typedRoutes.ts';
 
-/** Whatever the fine-tuning service answered, relayed as it is (its own API documents it). */
-const relayed = z.unknown();
 
 export function adminRoutes(app: GatewayApp, ctx: GatewayContext, finetune: FinetuneCalls, token: string): void {
   const ops = ctx.release;
@@ -64,24 +63,25 @@ export function adminRoutes(app: GatewayApp, ctx: GatewayContext, finetune: Fine
     );
 
     // The operator page reaches the fine-tuning service through here (same origin, same token).
-    const relay = async (res: { status: number; body: unknown }, reply: FastifyReply) => {
+    // Its answers are the fine-tuning service's, status included, read through the same job contract.
+    const relay = <T>(res: { status: number; body: unknown }, reply: FastifyReply, answer: z.ZodType<T>): T | ErrorBody => {
       reply.status(res.status);
-      return res.body;
+      return res.status < 300 ? answer.parse(res.body) : errorBodySchema.parse(res.body);
     };
-    const relayResponses = { 200: relayed, 201: relayed, 202: relayed, ...errorResponses(400, 401, 404, 409, 503) };
-    admin.get('/api/admin/jobs', { schema: { summary: 'Fine-tuning jobs (as GET /jobs of the fine-tuning service)', security, response: relayResponses } }, async (_req, reply) =>
-      relay(await finetune.call('GET', '/jobs'), reply),
+    const relayErrors = errorResponses(400, 401, 404, 409, 429, 503);
+    admin.get('/api/admin/jobs', { schema: { summary: 'Fine-tuning jobs (as GET /jobs of the fine-tuning service)', security, response: { 200: jobListSchema, ...relayErrors } } }, async (_req, reply) =>
+      relay(await finetune.call('GET', '/jobs'), reply, jobListSchema),
     );
-    admin.get('/api/admin/jobs/:id', { schema: { summary: 'One fine-tuning job', security, params: jobParamsSchema, response: relayResponses } }, async (req, reply) =>
-      relay(await finetune.call('GET', `/jobs/${encodeURIComponent(req.params.id)}`), reply),
+    admin.get('/api/admin/jobs/:id', { schema: { summary: 'One fine-tuning job', security, params: jobParamsSchema, response: { 200: jobSchema, ...relayErrors } } }, async (req, reply) =>
+      relay(await finetune.call('GET', `/jobs/${encodeURIComponent(req.params.id)}`), reply, jobSchema),
     );
-    admin.delete('/api/admin/jobs/:id', { schema: { summary: 'Cancel a fine-tuning job', security, params: jobParamsSchema, response: relayResponses } }, async (req, reply) =>
-      relay(await finetune.call('DELETE', `/jobs/${encodeURIComponent(req.params.id)}`), reply),
+    admin.delete('/api/admin/jobs/:id', { schema: { summary: 'Cancel a fine-tuning job', security, params: jobParamsSchema, response: { 200: jobSchema, ...relayErrors } } }, async (req, reply) =>
+      relay(await finetune.call('DELETE', `/jobs/${encodeURIComponent(req.params.id)}`), reply, jobSchema),
     );
     admin.post(
       '/api/admin/finetune',
-      { schema: { summary: 'Start a fine-tuning job (body as POST /finetune of the fine-tuning service)', security, body: relayed, response: relayResponses } },
-      async (req, reply) => relay(await finetune.call('POST', '/finetune', req.body ?? {}), reply),
+      { schema: { summary: 'Start a fine-tuning job (body as POST /finetune of the fine-tuning service)', security, body: relayedBody(finetuneRequestSchema), response: { 202: jobSchema, ...relayErrors } } },
+      async (req, reply) => relay(await finetune.call('POST', '/finetune', req.body ?? {}), reply, jobSchema),
     );
   });
 }

@@ -11,11 +11,38 @@ import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import { ONNX_INPUT, ONNX_OUTPUT } from '@nst/common';
 import type { ModelCard } from '@nst/contracts';
+import { finetuneSettingsSchema, type Job } from '@nst/contracts/finetune';
 import { identityModel } from '../../../common/test/support/onnxModel.ts';
 import { buildGatewayApp, type RegisteredRoute } from '../../src/app.ts';
 import { loadGatewayConfig } from '../../src/config.ts';
 import type { GatewayContext, Inference } from '../../src/context.ts';
 import type { FinetuneCalls } from '../../src/finetuneClient.ts';
+
+/** A job as the fine-tuning service sends it, just queued. */
+export const QUEUED_JOB: Job = {
+  id: 'job-1',
+  model: 'model1',
+  state: 'queued',
+  phase: null,
+  runner: 'local',
+  kubernetes_job: null,
+  retry_of: null,
+  step: 0,
+  steps: 10,
+  loss_history: [],
+  seconds_per_step: null,
+  eta_seconds: null,
+  backend: null,
+  created_at: '2026-01-01T00:00:00.000Z',
+  started_at: null,
+  finished_at: null,
+  result: null,
+  error: null,
+  loss: null,
+  parent_version: 'model1_v1',
+  request: finetuneSettingsSchema.parse({ model: 'model1', steps: 10, publish: { mode: 'none' } }),
+  dataset: { images: 8, curated_uploads: 0, base_photos: 8, undecodable: 0 },
+};
 
 /** Small enough that a test can send a photo over it. */
 export const MAX_UPLOAD_BYTES = 256 * 1024;
@@ -80,7 +107,7 @@ export async function inProcessGateway(): Promise<InProcessGateway> {
     call: async (method, p, body) => {
       finetuneCalls.push({ method, path: p, body });
       if (p === '/jobs/missing') return { status: 404, body: { statusCode: 404, error: 'Not Found', message: 'no job missing', request_id: 'x' } };
-      return { status: method === 'POST' ? 202 : 200, body: method === 'GET' && p === '/jobs' ? [] : { id: 'job-1', model: 'model1', state: 'queued' } };
+      return { status: method === 'POST' ? 202 : 200, body: method === 'GET' && p === '/jobs' ? { jobs: [QUEUED_JOB] } : QUEUED_JOB };
     },
   };
   const { app, ctx, routes } = await buildGatewayApp(config, { inference, finetune });
