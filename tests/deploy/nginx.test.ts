@@ -23,9 +23,9 @@ describe("docker/nginx.conf in a real nginx (Debian's)", () => {
       seen.push({ url: req.url, requestId: req.headers['x-request-id'] as string, forwardedFor: req.headers['x-forwarded-for'] as string });
       return { models: [{ name: 'model1' }] };
     });
-    gateway.get('/api/images/outputs/:name', async (req, reply) => reply.type('image/png').header('cache-control', 'private').send(Buffer.from(`png ${(req.params as { name: string }).name}`)));
+    gateway.get<{ Params: { name: string } }>('/api/images/outputs/:name', async (req, reply) => reply.type('image/png').header('cache-control', 'private').send(Buffer.from(`png ${req.params.name}`)));
     gateway.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 64 * 1024 * 1024 }, (_req, body, done) => done(null, body));
-    gateway.post('/api/stylize', async (req) => ({ bytes: (req.body as Buffer).length }));
+    gateway.post<{ Body: Buffer }>('/api/stylize', async (req) => ({ bytes: req.body.length }));
     await gateway.listen({ host: '127.0.0.1', port: 0 });
     const gwPort = (gateway.server.address() as { port: number }).port;
 

@@ -112,8 +112,8 @@ describe('scripts/pipeline/feedback-gate.ts (CLI)', () => {
     const api = createService({ service: 'fake-gateway', logLevel: 'silent' });
     const bad: Record<string, number> = { model1: 9, model2: 1 };
     api.get('/api/models', async () => ({ models: Object.keys(bad).map((name) => ({ name, live_version: `${name}_v3` })) }));
-    api.get('/api/models/:model/stats', async (req) => {
-      const { model } = req.params as { model: string };
+    api.get<{ Params: { model: string } }>('/api/models/:model/stats', async (req) => {
+      const { model } = req.params;
       return { model, live_version: `${model}_v3`, versions: [{ version: `${model}_v3`, requests: 20, good: 2, bad: bad[model], bad_rate: 0.2, since: '2026-01-01T00:00:00Z' }] };
     });
     const url = await listen(api);
@@ -148,15 +148,15 @@ describe('scripts/pipeline/finetune-trigger.ts (CLI) against an HTTP server answ
     api.addHook('onRequest', async (req, reply) => {
       if (req.headers.authorization !== `Bearer ${TOKEN}`) return reply.status(401).send({ message: 'bad token' });
     });
-    api.post('/finetune', async (req, reply) => {
-      const body = req.body as { model: string; steps?: number };
+    api.post<{ Body: { model: string; steps?: number } }>('/finetune', async (req, reply) => {
+      const body = req.body;
       received.push(body);
       const id = `job-${jobs.size + 1}`;
       jobs.set(id, { polls: 0, outcome: body.model === 'model4' ? 'failed' : 'succeeded', steps: body.steps ?? 100 });
       return reply.status(202).send({ id });
     });
-    api.get('/jobs/:id', async (req, reply) => {
-      const { id } = req.params as { id: string };
+    api.get<{ Params: { id: string } }>('/jobs/:id', async (req, reply) => {
+      const { id } = req.params;
       const j = jobs.get(id);
       if (!j) return reply.status(404).send({ message: 'no such job' });
       j.polls++;

@@ -128,25 +128,25 @@ describe('KubernetesJobLauncher over HTTP', () => {
     api.addHook('onRequest', async (req) => {
       auth.push(String(req.headers.authorization));
     });
-    api.get('/api/v1/namespaces/:ns/pods/:name', async (req) => {
-      const { name, ns } = req.params as { name: string; ns: string };
+    api.get<{ Params: { ns: string; name: string } }>('/api/v1/namespaces/:ns/pods/:name', async (req) => {
+      const { name, ns } = req.params;
       return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns }, spec: { containers: [{ name: 'finetune', image: 'registry.test/nst/finetune:fromPod' }] } };
     });
-    api.post('/apis/batch/v1/namespaces/:ns/jobs', async (req, reply) => {
-      const job = req.body as V1Job;
+    api.post<{ Body: V1Job }>('/apis/batch/v1/namespaces/:ns/jobs', async (req, reply) => {
+      const job = req.body;
       const model = job.metadata!.labels!['nst.io/model'];
       jobs.set(job.metadata!.name!, { job, reads: 0, outcome: model === 'model4' ? 'failed' : 'succeeded', watchMode: model === 'model2' ? 'close' : 'events' });
       return reply.status(201).send(job);
     });
-    api.get('/apis/batch/v1/namespaces/:ns/jobs/:name', async (req, reply) => {
-      const s = jobs.get((req.params as { name: string }).name);
+    api.get<{ Params: { name: string } }>('/apis/batch/v1/namespaces/:ns/jobs/:name', async (req, reply) => {
+      const s = jobs.get(req.params.name);
       if (!s) return reply.status(404).send({ kind: 'Status', code: 404 });
       s.reads++;
       // "close" jobs finish while nobody watches: the second read sees the outcome.
       return withStatus(s, s.watchMode === 'close' && s.reads > 1 ? s.outcome : 'running');
     });
-    api.get('/apis/batch/v1/namespaces/:ns/jobs', async (req, reply) => {
-      const q = req.query as { watch?: string; fieldSelector?: string };
+    api.get<{ Querystring: { watch?: string; fieldSelector?: string } }>('/apis/batch/v1/namespaces/:ns/jobs', async (req, reply) => {
+      const q = req.query;
       const name = /metadata\.name=(.+)/.exec(q.fieldSelector ?? '')?.[1] ?? '';
       const s = jobs.get(name);
       reply.hijack();
@@ -159,17 +159,17 @@ describe('KubernetesJobLauncher over HTTP', () => {
         reply.raw.end();
       }, 50);
     });
-    api.delete('/apis/batch/v1/namespaces/:ns/jobs/:name', async (req, reply) => {
-      const { name } = req.params as { name: string };
+    api.delete<{ Params: { name: string }; Querystring: { propagationPolicy?: string } }>('/apis/batch/v1/namespaces/:ns/jobs/:name', async (req, reply) => {
+      const { name } = req.params;
       if (!jobs.delete(name)) return reply.status(404).send({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 404, reason: 'NotFound' });
-      deleted.push(`${name}?${(req.query as { propagationPolicy?: string }).propagationPolicy}`);
+      deleted.push(`${name}?${req.query.propagationPolicy}`);
       return { kind: 'Status', apiVersion: 'v1', status: 'Success' };
     });
-    api.get('/api/v1/namespaces/:ns/pods', async (req) => {
-      const sel = (req.query as { labelSelector?: string }).labelSelector ?? '';
+    api.get<{ Querystring: { labelSelector?: string } }>('/api/v1/namespaces/:ns/pods', async (req) => {
+      const sel = req.query.labelSelector ?? '';
       return { apiVersion: 'v1', kind: 'PodList', metadata: {}, items: [{ metadata: { name: `${sel.split('=')[1]}-xyz12` } }] };
     });
-    api.get('/api/v1/namespaces/:ns/pods/:name/log', async (req, reply) => reply.type('text/plain').send(`step 1 loss 3.2\nlog of ${(req.params as { name: string }).name}\n`));
+    api.get<{ Params: { name: string } }>('/api/v1/namespaces/:ns/pods/:name/log', async (req, reply) => reply.type('text/plain').send(`step 1 loss 3.2\nlog of ${req.params.name}\n`));
     await api.listen({ host: '127.0.0.1', port: 0 });
     const port = (api.server.address() as { port: number }).port;
     const kc = new KubeConfig();

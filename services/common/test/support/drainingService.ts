@@ -2,8 +2,8 @@
 import { closeOnSignals, createService } from '../../src/index.ts';
 
 const app = createService({ service: 'drain-test', logLevel: 'info' });
-app.get('/slow', async (req) => {
-  await new Promise((r) => setTimeout(r, Number((req.query as { ms?: string }).ms ?? 500)));
+app.get<{ Querystring: { ms?: string } }>('/slow', async (req) => {
+  await new Promise((r) => setTimeout(r, Number(req.query.ms ?? 500)));
   return { done: true };
 });
 closeOnSignals(app);
