@@ -73,7 +73,7 @@ export type TrainingJobRequest = TrainingEnvelopeInput;
 /** The label selector of every Job this service creates. */
 const MANAGED_SELECTOR = 'app.kubernetes.io/managed-by=nst-finetune';
 
-export type JobState = 'pending' | 'running' | 'succeeded' | 'failed';
+export type KubernetesJobState = 'pending' | 'running' | 'succeeded' | 'failed';
 
 const LABEL_VALUE = /[^A-Za-z0-9._-]/g;
 const labelValue = (v: string) =>
@@ -155,7 +155,7 @@ export function buildTrainingJob(cfg: JobTemplateConfig, req: TrainingJobRequest
 }
 
 /** Where a Job stands, from its status. */
-export function jobState(job: V1Job | undefined | null): JobState {
+export function jobState(job: V1Job | undefined | null): KubernetesJobState {
   const s = job?.status;
   if (!s) return 'pending';
   const cond = (type: string) => s.conditions?.some((c) => c.type === type && c.status === 'True');
@@ -168,7 +168,7 @@ export function jobState(job: V1Job | undefined | null): JobState {
 export interface WaitOptions {
   signal?: AbortSignal;
   /** Called on every state change. */
-  onState?: (state: JobState, job: V1Job | null) => void;
+  onState?: (state: KubernetesJobState, job: V1Job | null) => void;
   /** Pause before re-reading after a watch ends or fails (ms). */
   retryMs?: number;
 }
@@ -276,8 +276,8 @@ export class KubernetesJobLauncher {
   async wait(name: string, o: WaitOptions = {}): Promise<'succeeded' | 'failed' | 'gone'> {
     const retryMs = o.retryMs ?? 2000;
     let readErrors = 0;
-    let last: JobState | null = null;
-    const report = (job: V1Job | null): JobState => {
+    let last: KubernetesJobState | null = null;
+    const report = (job: V1Job | null): KubernetesJobState => {
       const state = jobState(job);
       if (state !== last) o.onState?.(state, job);
       last = state;
