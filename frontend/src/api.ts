@@ -1,7 +1,6 @@
 /** Typed calls to the gateway's JSON API (same origin, relative URLs). */
-import type { UiConfig } from '@nst/contracts';
+import type { UiConfig, ErrorBody, FeedbackRequest, FeedbackResponse, ModelInfo, ModelsResponse, OutputFormat, StyleImage, StyleList, StylizeFinalLine, StylizeProgressLine, StylizeResult } from '@nst/contracts';
 
-import type { ErrorBody, FeedbackRequest, FeedbackResponse, ModelInfo, ModelsResponse, OutputFormat, StyleImage, StyleList, StylizeFinalLine, StylizeProgressLine, StylizeResult } from '@nst/contracts';
 
 export type { FeedbackRequest, FeedbackResponse, ModelInfo, OutputFormat, StyleImage, StylizeResult };
 

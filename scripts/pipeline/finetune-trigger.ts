@@ -14,7 +14,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { z } from 'zod';
-import { jobSchema, type FinetuneRequestBody, type JobState } from '@nst/contracts/finetune';
+import { jobSchema, type FinetuneRequestBody, type JobState } from '@nst/contracts';
 
 /** What the trigger reads of a job (GET /jobs/:id): its progress and outcome. */
 const followedJobSchema = jobSchema.pick({ id: true, state: true, step: true, steps: true, loss: true, result: true, error: true });

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { finetuneRequestSchema, type Job } from '@nst/contracts/finetune';
+import { finetuneRequestSchema, type Job } from '@nst/contracts';
 import { getJson, postJson, stylize } from '../support/http.ts';
 import { publishVersionFromStyle } from '../support/models.ts';
 import { contentPhoto, type TestStack } from '../support/stack.ts';

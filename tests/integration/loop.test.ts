@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobListSchema, jobSchema } from '@nst/contracts/finetune';
+import { jobListSchema, jobSchema } from '@nst/contracts';
 import { contentPhoto, startTestStack, type TestStack } from '../support/stack.ts';
 import { getJson, postJson, stylize } from '../support/http.ts';
 

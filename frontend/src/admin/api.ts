@@ -1,7 +1,6 @@
 /** Typed calls to the gateway for the operator page; admin calls carry the bearer token. */
-import type { CanaryRequest, HistoryEntry, ModelHistory, ModelStats, ModelsResponse, PromoteRequest, ReleaseChange, RollbackRequest } from '@nst/contracts';
+import type { CanaryRequest, HistoryEntry, ModelHistory, ModelStats, ModelsResponse, PromoteRequest, ReleaseChange, RollbackRequest, FinetuneRequestBody, Job, JobList } from '@nst/contracts';
 import { ApiError, errorFromBody, type ModelInfo } from '../api.ts';
-import type { FinetuneRequestBody, Job, JobList } from '@nst/contracts/finetune';
 import { session } from './token.ts';
 
 export { ApiError, type ModelInfo };

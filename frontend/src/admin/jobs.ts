@@ -4,7 +4,7 @@
  * down the gateway answers 503; the panel shows that message and the rest of the page
  * carries on.
  */
-import type { FinetuneRequestBody, Job } from '@nst/contracts/finetune';
+import type { FinetuneRequestBody, Job } from '@nst/contracts';
 import { ApiError, cancelJob, listJobs, startFinetune } from './api.ts';
 import { lineChart } from './chart.ts';
 import { h, duration, replaceKeepingFocus, say, when } from './ui.ts';

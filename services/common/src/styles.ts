@@ -1,6 +1,6 @@
 /** The painting styles the platform knows, and which model name serves which style. */
 import { z } from 'zod';
-import { MODEL_NAME } from '@nst/contracts/finetune';
+import { MODEL_NAME } from '@nst/contracts';
 import modelsFile from '../models.json' with { type: 'json' };
 
 /**

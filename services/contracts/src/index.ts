@@ -11,3 +11,4 @@ export * from './styles.ts';
 export * from './images.ts';
 export * from './health.ts';
 export * from './uiConfig.ts';
+export * from './finetune.ts';

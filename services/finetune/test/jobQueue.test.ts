@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileJobRecords, openPlatformStore, type PlatformStore } from '@nst/common';
 import { startPostgres, type TestPostgres } from '../../../tests/support/postgres.ts';
-import type { JobResult } from '@nst/contracts/finetune';
+import type { JobResult } from '@nst/contracts';
 import { JobQueue, QueueShutdown, RunDetachedError, type Job, type JobRunner } from '../src/jobs/jobQueue.ts';
 
 type P = { label: string };

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FileJobRecords } from '@nst/common';
-import { jobRecordSchema } from '@nst/contracts/finetune';
+import { jobRecordSchema } from '@nst/contracts';
 import { JobQueue, QueueFullError, type Job } from '../src/jobs/jobQueue.ts';
 import type { PreparedJob } from '../src/jobs/prepare.ts';
 import { settle, stubPrepare, stubRunner } from './fixtures/stubJobs.ts';

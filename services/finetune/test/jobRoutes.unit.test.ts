@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createService } from '@nst/common';
-import { jobListSchema, jobSchema } from '@nst/contracts/finetune';
+import { jobListSchema, jobSchema } from '@nst/contracts';
 import { jobRoutes } from '../src/http/jobRoutes.ts';
 import { registerOpenApi } from '../src/http/openApi.ts';
 import { JobQueue } from '../src/jobs/jobQueue.ts';

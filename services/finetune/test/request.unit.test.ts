@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@nst/common';
 import { loadFinetuneConfig } from '../src/config.ts';
-import { finetuneRequestSchema } from '@nst/contracts/finetune';
+import { finetuneRequestSchema } from '@nst/contracts';
 import { stepsFor } from '../src/jobs/request.ts';
 
 describe('finetune configuration', () => {

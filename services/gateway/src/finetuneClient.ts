@@ -1,7 +1,7 @@
 /** Calls the fine-tuning service with the admin token (operator page proxy, feedback loop). */
 import { request } from 'undici';
 import { HttpError } from '@nst/common';
-import { jobSchema, type FinetuneRequestBody, type Job } from '@nst/contracts/finetune';
+import { jobSchema, type FinetuneRequestBody, type Job } from '@nst/contracts';
 
 /** The one request the gateway makes of the fine-tuning service: over HTTP, or an in-process stand-in in tests. */
 export interface FinetuneCalls {

@@ -5,8 +5,7 @@
  * The live version itself stays in models/<model>/latest.txt, which inference follows;
  * only the release owner (release.ts) changes it, under `withReleaseLock`.
  */
-import type { FeedbackEntry, HistoryEntry, RoutingPolicy, ServedRequest, StoreHealth } from '@nst/contracts';
-import type { JobRecord as FinetuneJobRecord } from '@nst/contracts/finetune';
+import type { FeedbackEntry, HistoryEntry, RoutingPolicy, ServedRequest, StoreHealth, JobRecord as FinetuneJobRecord } from '@nst/contracts';
 
 export { feedbackEntrySchema, type FeedbackEntry, type ServedRequest, type StoreHealth } from '@nst/contracts';
 
@@ -32,7 +31,7 @@ export interface ReleaseWriter {
   record(entry: HistoryEntry): Promise<void>;
 }
 
-/** What the store needs of a training-job record (@nst/contracts/finetune); the rest is the caller's, kept as given. */
+/** What the store needs of a training-job record (@nst/contracts); the rest is the caller's, kept as given. */
 export type JobRecord = Pick<FinetuneJobRecord, 'id' | 'model'> & { state: string };
 
 /** Checks a record read back: throws on anything it does not trust (torn, foreign, outdated). */

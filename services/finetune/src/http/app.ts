@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { ModelStore, createService, dataLocation, ensureAdminToken, sharedPlatformStore } from '@nst/common';
-import { JOB_STATES, jobRecordSchema } from '@nst/contracts/finetune';
+import { JOB_STATES, jobRecordSchema } from '@nst/contracts';
 import type { FinetuneConfig } from '../config.ts';
 import { JobQueue, type Job, type JobRunner } from '../jobs/jobQueue.ts';
 import { KubernetesJobLauncher } from '../jobs/kubernetesLauncher.ts';

@@ -3,8 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { HttpError, checkBearer } from '@nst/common';
-import { errorBodySchema } from '@nst/contracts';
-import { JOB_STATES, finetuneRequestSchema, jobListSchema, jobParamsSchema, jobSchema, jobStateSchema, type FinetuneRequest, type Job as PublicJob } from '@nst/contracts/finetune';
+import { errorBodySchema, JOB_STATES, finetuneRequestSchema, jobListSchema, jobParamsSchema, jobSchema, jobStateSchema, type FinetuneRequest, type Job as PublicJob } from '@nst/contracts';
 import { FINISHED_STATES, QueueFullError, type Job, type JobQueue } from '../jobs/jobQueue.ts';
 import type { PreparedJob } from '../jobs/prepare.ts';
 

@@ -3,7 +3,7 @@
  * the JSON in NST_TRAINING_JOB: the launcher (kubernetesLauncher.ts) encodes it, the Job's
  * entry point (`cli.ts job`) decodes it; both through the one schema in @nst/contracts.
  */
-import { TRAINING_ENVELOPE_ENV, trainingEnvelopeSchema, type TrainingEnvelope, type TrainingEnvelopeInput } from '@nst/contracts/finetune';
+import { TRAINING_ENVELOPE_ENV, trainingEnvelopeSchema, type TrainingEnvelope, type TrainingEnvelopeInput } from '@nst/contracts';
 import { describeIssues } from './request.ts';
 
 export class EnvelopeError extends Error {}

@@ -5,7 +5,7 @@
  * (a Kubernetes Job) is followed again.
  */
 import { randomUUID } from 'node:crypto';
-import { JOB_STATES, type JobRecord, type JobResult, type JobState } from '@nst/contracts/finetune';
+import { JOB_STATES, type JobRecord, type JobResult, type JobState } from '@nst/contracts';
 import { TrainingCancelledError } from '../engine/trainInWorker.ts';
 import type { JobRecords } from '@nst/common';
 

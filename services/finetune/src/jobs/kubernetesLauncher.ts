@@ -17,7 +17,7 @@
 import { readFileSync } from 'node:fs';
 import { BatchV1Api, CoreV1Api, KubeConfig, Watch, type V1Job } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { TRAINING_ENVELOPE_ENV, type TrainingEnvelopeInput } from '@nst/contracts/finetune';
+import { TRAINING_ENVELOPE_ENV, type TrainingEnvelopeInput } from '@nst/contracts';
 import { encodeEnvelope } from './envelope.ts';
 
 const TRAINING_RUNNERS = ['local', 'kubernetes'] as const;

@@ -8,7 +8,7 @@
  */
 import { trainingJobName, type KubernetesJobLauncher } from './kubernetesLauncher.ts';
 import { PROGRESS_FIELDS, readProgress } from './jobProgress.ts';
-import type { JobResult } from '@nst/contracts/finetune';
+import type { JobResult } from '@nst/contracts';
 import { QueueShutdown, RunDetachedError, type Job, type JobRunner } from './jobQueue.ts';
 import type { PreparedJob } from './prepare.ts';
 

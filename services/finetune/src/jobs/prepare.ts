@@ -7,7 +7,7 @@ import { access } from 'node:fs/promises';
 import { DataFileError, HttpError, ModelStore, modelKind, type DataLocation, type ModelSpec } from '@nst/common';
 import { BASE_PREFIX, HELDOUT_PREFIX, curatedUploads, listedPhotos, looksDecodable, type CuratedSet, type ImageFile } from '../ml/dataset.ts';
 import { VggWeightsError, vgg19Folder } from '../ml/vgg19.ts';
-import type { FinetuneRequest } from '@nst/contracts/finetune';
+import type { FinetuneRequest } from '@nst/contracts';
 import { stepsFor } from './request.ts';
 
 const MAX_STEPS = 100_000;

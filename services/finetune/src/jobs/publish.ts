@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { ModelStore, releaseOwnerFor, type ModelCard, type ReleaseOwner } from '@nst/common';
 import { exportOnnx, type StyleNetWeights } from '@nst/network';
-import type { JobResult, LossParts, PublishMode } from '@nst/contracts/finetune';
+import type { JobResult, LossParts, PublishMode } from '@nst/contracts';
 
 export interface GateDecision {
   passed: boolean;

@@ -1,6 +1,6 @@
 /** How many steps a request runs, and zod's problems as one readable line. */
 import type { z } from 'zod';
-import type { FinetuneRequest } from '@nst/contracts/finetune';
+import type { FinetuneRequest } from '@nst/contracts';
 
 /** Steps to run: given, or epochs over the dataset; default 200. */
 export function stepsFor(r: FinetuneRequest, images: number): number {

@@ -8,7 +8,7 @@ import { trainInWorker } from '../engine/trainInWorker.ts';
 import type { BackendOptions } from '../engine/tfBackend.ts';
 import { loadVgg19Weights } from '../ml/vgg19.ts';
 import { CONTENT_LAYER, STYLE_LAYERS } from '../ml/perceptualLoss.ts';
-import type { JobResult } from '@nst/contracts/finetune';
+import type { JobResult } from '@nst/contracts';
 import type { Job } from './jobQueue.ts';
 import type { PreparedJob } from './prepare.ts';
 

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { StyleNetWeights } from '@nst/network';
 import { styleNetForward, tensorsToWeights, weightsToTensors, type TensorWeights } from './tfStyleNet.ts';
-import type { LossParts } from '@nst/contracts/finetune';
+import type { LossParts } from '@nst/contracts';
 import { contentTarget, perceptualLoss, styleTargets, type LossWeights } from './perceptualLoss.ts';
 import { Vgg19, type VggLayer, type VggWeights } from './vgg19.ts';
 

@@ -6,7 +6,7 @@
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { variableShapes, type StyleNetWeights } from '@nst/network';
-import type { LossParts } from '@nst/contracts/finetune';
+import type { LossParts } from '@nst/contracts';
 import { STYLE_LAYERS } from '../../ml/perceptualLoss.ts';
 import { batches, type TrainingHooks, type TrainingInput, type TrainingOutput } from '../../ml/trainingLoop.ts';
 import { Adam } from './adam.ts';
