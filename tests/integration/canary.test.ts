@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { feedbackEntrySchema } from '@nst/contracts';
 import { contentPhoto, startTestStack, type TestStack } from '../support/stack.ts';
 import { getJson, postJson, stylize } from '../support/http.ts';
 import { publishVersionFromStyle } from '../support/models.ts';
@@ -138,7 +139,7 @@ describe('canary routing', () => {
       ['promote', 'auto-rule', v3],
       ['rollback', 'test-operator', 'model1_v1'],
     ]);
-    const feedback = (await readFile(path.join(s.storageDir, 'feedback.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { version: string });
+    const feedback = (await readFile(path.join(s.storageDir, 'feedback.jsonl'), 'utf8')).trim().split('\n').map((l) => feedbackEntrySchema.parse(JSON.parse(l)));
     expect(new Set(feedback.map((f) => f.version))).toEqual(new Set(['model1_v1', v2, v3]));
   });
 });

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobListSchema, jobSchema } from '@nst/contracts';
+import { jobListSchema, jobSchema, modelCardSchema } from '@nst/contracts';
 import { contentPhoto, startTestStack, type TestStack } from '../support/stack.ts';
 import { getJson, postJson, stylize } from '../support/http.ts';
 
@@ -90,7 +90,7 @@ describe('feedback-driven retraining loop', () => {
     expect(history[0]!.actor).toBe('import');
     expect(history[1]!.actor).toMatch(/^finetune job /);
     expect(history[2]!.actor).toBe('auto-rule');
-    const card = (await getJson(`${s.gatewayUrl}/api/models/model1/versions/model1_v2`)).body as { parent: string; training: { dataset?: unknown } };
+    const card = modelCardSchema.parse((await getJson(`${s.gatewayUrl}/api/models/model1/versions/model1_v2`)).body);
     expect(card.parent).toBe('model1_v1');
   });
 });

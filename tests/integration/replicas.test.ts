@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { modelStatsSchema } from '@nst/contracts';
 import { FileStore, ReleaseOwner, dataFolder, feedbackEntrySchema, type PlatformStore } from '@nst/common';
 import { loadCheckpoint } from '@nst/network';
 import { PgStore } from '@nst/common/store/pgStore';
@@ -128,7 +129,7 @@ describe.each([
     const expected = new Map<string, number>();
     outputs.forEach((o) => expected.set(o.version, (expected.get(o.version) ?? 0) + 1));
     for (const g of s.gatewayUrls) {
-      const stats = (await getJson(`${g}/api/models/model1/stats`)).body as { versions: { version: string; rated: number; requests: number }[] };
+      const stats = modelStatsSchema.parse((await getJson(`${g}/api/models/model1/stats`)).body);
       for (const v of stats.versions) expect(v.rated).toBe(expected.get(v.version) ?? 0);
       expect(stats.versions.reduce((n, v) => n + v.requests, 0)).toBe(RATINGS);
     }

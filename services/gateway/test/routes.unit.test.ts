@@ -1,6 +1,6 @@
 /** Every gateway route in-process (Fastify inject): its answer, and a refusal with the error body. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorBodySchema, feedbackResponseSchema, modelCardSchema, modelHistorySchema, modelStatsSchema, modelsResponseSchema, readinessSchema, releaseChangeSchema, styleImageSchema, styleListSchema, stylizeResponseSchema, uiConfigSchema } from '@nst/contracts';
+import { errorBodySchema, feedbackEntrySchema, feedbackResponseSchema, modelCardSchema, modelHistorySchema, modelStatsSchema, modelsResponseSchema, readinessSchema, releaseChangeSchema, styleImageSchema, styleListSchema, stylizeResponseSchema, uiConfigSchema } from '@nst/contracts';
 import { HttpError } from '@nst/common';
 import { ADMIN_TOKEN, JPEG, MAX_UPLOAD_BYTES, QUEUED_JOB, inProcessGateway, multipart, type InProcessGateway } from './support/inProcessGateway.ts';
 
@@ -152,7 +152,7 @@ describe('gateway routes in-process', () => {
     const res = await gw.app.inject({ url: '/api/admin/feedback/export', headers: admin });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/application\/x-ndjson/);
-    expect(res.body.trim().split('\n').map((l) => JSON.parse(l) as { feedback: string })[0]).toMatchObject({ feedback: 'good', model: 'model1' });
+    expect(res.body.trim().split('\n').map((l) => feedbackEntrySchema.parse(JSON.parse(l)))[0]).toMatchObject({ feedback: 'good', model: 'model1' });
     await expectError(await gw.app.inject('/api/admin/feedback/export'), 401, /./);
   });
 
