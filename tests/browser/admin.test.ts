@@ -271,6 +271,11 @@ describe('operator page against the real stack', () => {
         jobs[0]!.state = 'cancelled';
         return route.fulfill({ json: jobs[0] });
       }
+      if (req.method() === 'POST' && req.url().endsWith('/api/admin/jobs/job-run/retry')) {
+        const again = job({ id: 'job-again', retry_of: 'job-run', steps: 400 });
+        jobs.unshift(again);
+        return route.fulfill({ status: 202, json: again });
+      }
       return route.fulfill({ json: { jobs } });
     });
     await page.route('**/api/admin/finetune', async (route) => {
@@ -294,6 +299,11 @@ describe('operator page against the real stack', () => {
     await run.getByRole('button', { name: 'Cancel job job-run' }).click();
     await page.waitForFunction(() => document.querySelector('article.job[data-job="job-run"]')?.classList.contains('job-cancelled'));
     expect(calls.some((c) => c.method === 'DELETE' && c.url.endsWith('/api/admin/jobs/job-run'))).toBe(true);
+    // A cancelled job can be run again; one that succeeded cannot.
+    expect(await done.getByRole('button', { name: /retry/i }).count()).toBe(0);
+    await run.getByRole('button', { name: 'Retry job job-run' }).click();
+    await page.waitForSelector('article.job[data-job="job-again"]');
+    expect(calls.some((c) => c.method === 'POST' && c.url.endsWith('/api/admin/jobs/job-run/retry'))).toBe(true);
 
     await page.fill('#ft-steps', '300');
     await page.selectOption('#ft-data', 'feedback');

@@ -1,5 +1,5 @@
 /** Typed calls to the gateway for the operator page; admin calls carry the bearer token. */
-import type { CanaryRequest, HistoryEntry, ModelHistory, ModelStats, ModelsResponse, PromoteRequest, ReleaseChange, RollbackRequest, FinetuneRequestBody, Job, JobList } from '@nst/contracts';
+import type { CanaryRequest, HistoryEntry, ModelHistory, ModelStats, ModelsResponse, PromoteRequest, ReleaseChange, RollbackRequest, FinetuneRequestBody, Job, JobList, ModelCard } from '@nst/contracts';
 import { ApiError, errorFromBody, type ModelInfo } from '../api.ts';
 import { session } from './token.ts';
 
@@ -48,8 +48,8 @@ export async function modelHistory(model: string): Promise<HistoryEntry[]> {
   return Array.isArray(body?.history) ? body.history : [];
 }
 
-export function modelCard(model: string, version: string): Promise<Record<string, unknown>> {
-  return request<Record<string, unknown>>(`/api/models/${enc(model)}/versions/${enc(version)}`);
+export function modelCard(model: string, version: string): Promise<ModelCard> {
+  return request<ModelCard>(`/api/models/${enc(model)}/versions/${enc(version)}`);
 }
 
 /** Checks the token with a harmless admin call (a 401 throws; any other answer means the token is good). */
@@ -81,25 +81,10 @@ export function cancelJob(id: string): Promise<unknown> {
   return request(`/api/admin/jobs/${enc(id)}`, { method: 'DELETE' }, true);
 }
 
-export function startFinetune(req: FinetuneRequestBody): Promise<Job> {
-  return request<Job>('/api/admin/finetune', post(req), true);
+export function retryJob(id: string): Promise<Job> {
+  return request<Job>(`/api/admin/jobs/${enc(id)}/retry`, { method: 'POST' }, true);
 }
 
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : null);
-
-/** Loss history as `[n, …]` or `[{ step, loss }, …]`, under `loss_history`, `losses` or `loss`. */
-export function normaliseLosses(raw: unknown): { step: number; loss: number }[] {
-  if (!Array.isArray(raw)) return [];
-  const out: { step: number; loss: number }[] = [];
-  raw.forEach((item, i) => {
-    if (typeof item === 'number') {
-      if (Number.isFinite(item)) out.push({ step: i + 1, loss: item });
-    } else if (item && typeof item === 'object') {
-      const o = item as Record<string, unknown>;
-      const loss = num(o.loss ?? o.total ?? o.value);
-      const step = num(o.step ?? o.iteration ?? o.iter) ?? i + 1;
-      if (loss !== null) out.push({ step, loss });
-    }
-  });
-  return out;
+export function startFinetune(req: FinetuneRequestBody): Promise<Job> {
+  return request<Job>('/api/admin/finetune', post(req), true);
 }

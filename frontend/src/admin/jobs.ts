@@ -5,7 +5,7 @@
  * carries on.
  */
 import type { FinetuneRequestBody, Job } from '@nst/contracts';
-import { ApiError, cancelJob, listJobs, startFinetune } from './api.ts';
+import { ApiError, cancelJob, listJobs, retryJob, startFinetune } from './api.ts';
 import { lineChart } from './chart.ts';
 import { h, duration, replaceKeepingFocus, say, when } from './ui.ts';
 
@@ -16,6 +16,8 @@ export interface JobsPanel {
 }
 
 const ACTIVE = new Set(['queued', 'running']);
+/** Ended without a result the operator wanted: the service runs these again on request. */
+const RETRIABLE = new Set(['failed', 'cancelled', 'interrupted']);
 
 export function createJobsPanel(onAuthError: (err: ApiError) => void): JobsPanel {
   const list = h('div', { className: 'jobs-list', id: 'jobs-list' });
@@ -134,6 +136,21 @@ export function createJobsPanel(onAuthError: (err: ApiError) => void): JobsPanel
         cancel.disabled = false;
       }
     });
+    const retry = RETRIABLE.has(job.state)
+      ? h('button', { type: 'button', className: 'btn btn-small btn-secondary', 'data-key': `retry:${job.id}`, 'aria-label': `Retry job ${job.id}` }, 'Retry')
+      : null;
+    retry?.addEventListener('click', async () => {
+      retry.disabled = true;
+      try {
+        const again = await retryJob(job.id);
+        say(status, `Job ${job.id} runs again as ${again.id}.`, 'ok');
+        await refresh();
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 401) onAuthError(err);
+        else say(error, `Could not retry job ${job.id}: ${(err as Error).message}`);
+        retry.disabled = false;
+      }
+    });
     const held = job.result?.heldout;
     const fmt = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? String(Number(v.toPrecision(4))) : null);
     const heldText = held && fmt(held.parent?.total) && fmt(held.trained?.total) ? `held-out loss ${fmt(held.parent?.total)} → ${fmt(held.trained?.total)}` : null;
@@ -149,6 +166,7 @@ export function createJobsPanel(onAuthError: (err: ApiError) => void): JobsPanel
         h('h3', { id: `job-${job.id}-title`, className: 'job-title' }, `${job.model || 'model ?'} · ${job.id}`),
         h('span', { className: `badge badge-job-${job.state}` }, job.state),
         cancel,
+        retry,
       ),
       h(
         'p',

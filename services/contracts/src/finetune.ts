@@ -84,6 +84,30 @@ export type FinetuneRequest = z.output<typeof finetuneSettingsSchema>;
 export const lossPartsSchema = z.object({ total: z.number(), style: z.number(), content: z.number(), tv: z.number() });
 export type LossParts = z.infer<typeof lossPartsSchema>;
 
+/** The loss terms at one logged step. */
+export const lossPointSchema = lossPartsSchema.extend({ step: z.number().int() });
+export type LossPoint = z.infer<typeof lossPointSchema>;
+
+/**
+ * The `training` section of a fine-tuned version's model card: how it was made. Cards of
+ * pretrained or imported versions have none; a publisher may add fields of its own.
+ */
+export const cardTrainingSchema = z
+  .looseObject({
+    job_id: z.string().optional(),
+    parent: z.string().optional().describe('The version training started from'),
+    params: z.record(z.string(), z.unknown()).optional().describe('Steps, sizes, weights, optimiser and loss network'),
+    dataset: z.record(z.string(), z.unknown()).optional().describe('Sizes, sources and sha256 of the training and held-out sets'),
+    backend: z.string().nullable().optional(),
+    backend_reason: z.string().nullable().optional(),
+    wall_seconds: z.number().optional(),
+    seconds_per_step: z.number().nullable().optional(),
+    loss_history: z.array(lossPointSchema).optional(),
+    publish: publishModeSchema.optional(),
+  })
+  .meta({ id: 'CardTraining' });
+export type CardTraining = z.infer<typeof cardTrainingSchema>;
+
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'] as const;
 export const jobStateSchema = z.enum(JOB_STATES);
 export type JobState = z.infer<typeof jobStateSchema>;
@@ -107,7 +131,7 @@ const jobFields = {
   retry_of: z.string().nullable().describe('The job this one re-runs (POST /jobs/:id/retry)'),
   step: z.number().int(),
   steps: z.number().int(),
-  loss_history: z.array(lossPartsSchema.extend({ step: z.number().int() })),
+  loss_history: z.array(lossPointSchema),
   seconds_per_step: z.number().nullable(),
   eta_seconds: z.number().nullable(),
   backend: z.string().nullable(),

@@ -4,6 +4,7 @@
  * each stylised output, uploaded style images.
  */
 import { z } from 'zod';
+import { cardTrainingSchema } from './finetune.ts';
 
 /**
  * One rating, as feedback.jsonl holds it and the export streams it. The gateway always sets
@@ -90,7 +91,7 @@ export const modelCardSchema = z
     source: z.record(z.string(), z.unknown()),
     artefact: z.object({ file: z.string(), sha256: z.string(), bytes: z.number().int() }),
     metrics: z.record(z.string(), z.unknown()).default({}),
-    training: z.record(z.string(), z.unknown()).optional(),
+    training: cardTrainingSchema.optional(),
   })
   .meta({ id: 'ModelCard' });
 export type ModelCard = z.infer<typeof modelCardSchema>;

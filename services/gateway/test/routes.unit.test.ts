@@ -163,6 +163,9 @@ describe('gateway routes in-process', () => {
     expect(gw.finetuneCalls.at(-1)).toEqual({ method: 'POST', path: '/finetune', body: { model: 'model1', steps: 10 } });
     expect((await gw.app.inject({ url: '/api/admin/jobs/job-1', headers: admin })).json()).toMatchObject({ id: 'job-1' });
     expect((await gw.app.inject({ method: 'DELETE', url: '/api/admin/jobs/job-1', headers: admin })).statusCode).toBe(200);
+    const again = await gw.app.inject({ method: 'POST', url: '/api/admin/jobs/job-1/retry', headers: admin });
+    expect(again.statusCode).toBe(202);
+    expect(gw.finetuneCalls.at(-1)).toMatchObject({ method: 'POST', path: '/jobs/job-1/retry' });
     await expectError(await gw.app.inject({ url: '/api/admin/jobs/missing', headers: admin }), 404, /no job/);
     await expectError(await gw.app.inject({ url: '/api/admin/jobs' }), 401, /./);
   });

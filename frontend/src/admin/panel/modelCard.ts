@@ -2,7 +2,8 @@
  * The model card of one version, fetched when the box is opened: where it came from,
  * held-out metrics, training parameters and the training loss curve.
  */
-import { modelCard, normaliseLosses, type ModelStats } from '../api.ts';
+import type { ModelCard } from '@nst/contracts';
+import { modelCard, type ModelStats } from '../api.ts';
 import { lineChart } from '../chart.ts';
 import { h, when } from '../ui.ts';
 
@@ -26,22 +27,7 @@ function facts(obj: unknown, prefix = ''): [string, string][] {
   });
 }
 
-/** The first loss series found in a card's `training` (loss_history, losses, …). */
-function trainingLosses(training: unknown): { step: number; loss: number }[] {
-  if (!training || typeof training !== 'object') return [];
-  const t = training as Record<string, unknown>;
-  for (const key of ['loss_history', 'losses', 'loss', 'history']) {
-    const pts = normaliseLosses(t[key]);
-    if (pts.length) return pts;
-  }
-  for (const v of Object.values(t)) {
-    const pts = normaliseLosses(v);
-    if (pts.length > 1) return pts;
-  }
-  return [];
-}
-
-function renderCard(version: string, card: Record<string, unknown>, width: number): Node[] {
+function renderCard(version: string, card: ModelCard, width: number): Node[] {
   const list = (title: string, entries: [string, string][]) =>
     entries.length
       ? h('div', {}, h('h4', { className: 'card-sub' }, title), h('dl', { className: 'card-facts' }, ...entries.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v)))))
@@ -53,7 +39,7 @@ function renderCard(version: string, card: Record<string, unknown>, width: numbe
     ['licence', scalar(card.licence) ?? '–'],
     ...facts(card.source, 'source.'),
   ];
-  const losses = trainingLosses(card.training);
+  const losses = card.training?.loss_history ?? [];
   const out: (Node | null)[] = [
     list('About', about),
     list('Held-out metrics', facts(card.metrics)),
@@ -63,7 +49,7 @@ function renderCard(version: string, card: Record<string, unknown>, width: numbe
           'div',
           {},
           h('h4', { className: 'card-sub' }, 'Training loss'),
-          lineChart({ series: [{ name: 'loss', points: losses.map((p) => ({ x: p.step, y: p.loss })) }], label: `Training loss of ${version}: ${losses.length} points`, width, height: 160, className: 'chart-loss' }),
+          lineChart({ series: [{ name: 'loss', points: losses.map((p) => ({ x: p.step, y: p.total })) }], label: `Training loss of ${version}: ${losses.length} points`, width, height: 160, className: 'chart-loss' }),
         )
       : h('p', { className: 'muted small' }, card.training ? 'No loss history in this card.' : 'No training record: a pretrained or imported version.'),
     h('p', { className: 'small' }, h('a', { href: `/api/models/${encodeURIComponent(String(card.model ?? ''))}/versions/${encodeURIComponent(version)}`, target: '_blank', rel: 'noopener' }, 'Full card (JSON)')),

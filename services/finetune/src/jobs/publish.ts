@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { ModelStore, releaseOwnerFor, type ModelCard, type ReleaseOwner } from '@nst/common';
 import { exportOnnx, type StyleNetWeights } from '@nst/network';
-import type { JobResult, LossParts, PublishMode } from '@nst/contracts';
+import type { CardTraining, JobResult, LossParts, PublishMode } from '@nst/contracts';
 
 export interface GateDecision {
   passed: boolean;
@@ -31,7 +31,7 @@ export interface PublishInput {
   heldout: { parent: LossParts; trained: LossParts };
   publish: PublishMode;
   /** Everything about the run that goes into the card's `training` section. */
-  training: Record<string, unknown>;
+  training: CardTraining;
   jobId: string;
   /** Where the release is made; by default on the process's platform store (NST_DATABASE_URL or files). */
   release?: ReleaseOwner;

@@ -78,6 +78,11 @@ export function adminRoutes(app: GatewayApp, ctx: GatewayContext, finetune: Fine
       relay(await finetune.call('DELETE', `/jobs/${encodeURIComponent(req.params.id)}`), reply, jobSchema),
     );
     admin.post(
+      '/api/admin/jobs/:id/retry',
+      { schema: { summary: 'Run an interrupted, failed or cancelled fine-tuning job again', security, params: jobParamsSchema, response: { 202: jobSchema, ...relayErrors, ...errorResponses(422) } } },
+      async (req, reply) => relay(await finetune.call('POST', `/jobs/${encodeURIComponent(req.params.id)}/retry`), reply, jobSchema),
+    );
+    admin.post(
       '/api/admin/finetune',
       { schema: { summary: 'Start a fine-tuning job (body as POST /finetune of the fine-tuning service)', security, body: relayedBody(finetuneRequestSchema), response: { 202: jobSchema, ...relayErrors } } },
       async (req, reply) => relay(await finetune.call('POST', '/finetune', req.body ?? {}), reply, jobSchema),
