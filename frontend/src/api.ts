@@ -79,8 +79,7 @@ export function getUiConfig(): Promise<UiConfig> {
 }
 
 export async function listModels(signal?: AbortSignal): Promise<ModelInfo[]> {
-  const body = await fetchJson<ModelsResponse>('/api/models', { signal });
-  return Array.isArray(body.models) ? body.models : [];
+  return (await fetchJson<ModelsResponse>('/api/models', { signal })).models;
 }
 
 /**
@@ -166,8 +165,7 @@ export function stylize(opts: StylizeOptions): Promise<StylizeResult> {
 }
 
 export async function listStyles(): Promise<StyleImage[]> {
-  const body = await fetchJson<StyleList>('/api/styles');
-  return Array.isArray(body.styles) ? body.styles : [];
+  return (await fetchJson<StyleList>('/api/styles')).styles;
 }
 
 export function uploadStyle(image: File, title?: string): Promise<StyleImage> {

@@ -35,8 +35,7 @@ const enc = encodeURIComponent;
 const post = <B>(body: B): RequestInit => ({ method: 'POST', body: JSON.stringify(body) });
 
 export async function listModels(): Promise<ModelInfo[]> {
-  const body = await request<Partial<ModelsResponse>>('/api/models');
-  return Array.isArray(body?.models) ? body.models : [];
+  return (await request<ModelsResponse>('/api/models')).models;
 }
 
 export function modelStats(model: string): Promise<ModelStats> {
@@ -44,8 +43,7 @@ export function modelStats(model: string): Promise<ModelStats> {
 }
 
 export async function modelHistory(model: string): Promise<HistoryEntry[]> {
-  const body = await request<Partial<ModelHistory>>(`/api/models/${enc(model)}/history`);
-  return Array.isArray(body?.history) ? body.history : [];
+  return (await request<ModelHistory>(`/api/models/${enc(model)}/history`)).history;
 }
 
 export function modelCard(model: string, version: string): Promise<ModelCard> {
