@@ -60,8 +60,10 @@ export class WorkQueue {
     try {
       if (signal) {
         // A run holds the event loop, so a client that left meanwhile is only seen once
-        // pending socket events are read: let them in before starting.
-        await new Promise((resolve) => setImmediate(resolve));
+        // pending socket events are read. Those are polled in the loop's next turn; one
+        // setImmediate can fire before that poll (when the slot was handed over from an I/O
+        // callback), the second comes after it.
+        await new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
         if (signal.aborted) {
           this.cancelled++;
           throw new JobCancelledError();
