@@ -5,7 +5,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkThreshold, countBadFeedback, gateFromStats, gateFromStore, latestRatings, type GateStats } from '../src/feedbackGate.ts';
 import type { FeedbackEntry as FeedbackRecord } from '@nst/contracts';
-import { ModelStore, type ModelCard } from '../src/modelStore.ts';
+import { ModelStore } from '../src/modelStore.ts';
+import { testCard } from './support/testCard.ts';
 
 const stats = (bad: number, extra: Partial<GateStats['versions'][number]> = {}, live: string | null = 'model1_v2'): GateStats => ({
   model: 'model1',
@@ -87,18 +88,7 @@ describe('bad ratings of a version', () => {
 describe('feedback gate from the shared volume', () => {
   let root: string;
   let store: ModelStore;
-  const card = (version: string, n: number): ModelCard => ({
-    model: 'model1',
-    version,
-    version_number: n,
-    parent: null,
-    style: 'wave',
-    licence: 'test',
-    created_at: new Date().toISOString(),
-    source: { kind: 'test' },
-    artefact: { file: `${version}.onnx`, sha256: 'x', bytes: 1 },
-    metrics: {},
-  });
+  const card = testCard('model1');
   beforeEach(async () => {
     root = await mkdtemp(path.join(tmpdir(), 'nst-gate-'));
     store = new ModelStore(root);

@@ -2,20 +2,10 @@ import { mkdtemp, readFile, readdir, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ModelStore, parseVersionName, type ModelCard } from '../src/index.ts';
+import { ModelStore, parseVersionName } from '../src/index.ts';
+import { testCard } from './support/testCard.ts';
 
-const card = (model: string) => (version: string, n: number): ModelCard => ({
-  model,
-  version,
-  version_number: n,
-  parent: null,
-  style: 'wave',
-  licence: 'test',
-  created_at: new Date().toISOString(),
-  source: { kind: 'test' },
-  artefact: { file: `${version}.onnx`, sha256: 'x', bytes: 3 },
-  metrics: {},
-});
+const card = (model: string) => testCard(model);
 
 async function tempStore() {
   return new ModelStore(await mkdtemp(path.join(tmpdir(), 'nst-store-')));

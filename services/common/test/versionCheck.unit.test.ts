@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,6 +6,7 @@ import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { ModelStore, ONNX_INPUT, ONNX_OUTPUT, STRENGTH_INPUT, STYLE_INPUT, onnxInterfaceProblem, verifyVersion, type ModelCard } from '../src/index.ts';
 import { identityModel } from './support/onnxModel.ts';
+import { testCard } from './support/testCard.ts';
 
 const fastStyle = identityModel([ONNX_INPUT], [ONNX_OUTPUT]);
 const arbitrary = identityModel([ONNX_INPUT, STYLE_INPUT, STRENGTH_INPUT], [ONNX_OUTPUT]);
@@ -30,19 +31,7 @@ describe('the ONNX interface check', () => {
 describe('verifyVersion', () => {
   async function storeWith(bytes: Uint8Array, card: Partial<ModelCard> = {}): Promise<ModelStore> {
     const store = new ModelStore(await mkdtemp(path.join(tmpdir(), 'nst-verify-')));
-    await store.addVersion('model1', bytes, (version, n): ModelCard => ({
-      model: 'model1',
-      version,
-      version_number: n,
-      parent: null,
-      style: 'wave',
-      licence: 'test',
-      created_at: new Date().toISOString(),
-      source: { kind: 'test' },
-      artefact: { file: `${version}.onnx`, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.byteLength },
-      metrics: {},
-      ...card,
-    }));
+    await store.addVersion('model1', bytes, testCard('model1', bytes, card));
     return store;
   }
 

@@ -3,22 +3,12 @@ import { mkdtemp, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileStore, HttpError, ModelStore, type ModelCard, type RoutingPolicy } from '@nst/common';
+import { FileStore, HttpError, ModelStore, type RoutingPolicy } from '@nst/common';
+import { testCard } from '../../common/test/support/testCard.ts';
 import { VersionResolver, clientBucket } from '../src/versionResolver.ts';
 
 const MODEL = 'model1';
-const card = (version: string, n: number): ModelCard => ({
-  model: MODEL,
-  version,
-  version_number: n,
-  parent: null,
-  style: 'wave',
-  licence: 'test',
-  created_at: new Date().toISOString(),
-  source: { kind: 'test' },
-  artefact: { file: `${version}.onnx`, sha256: 'x', bytes: 1 },
-  metrics: {},
-});
+const card = testCard(MODEL);
 
 /** The first client ids whose bucket for MODEL is below, or at or above, `percent`. */
 function clientsAround(percent: number, n = 5) {

@@ -3,15 +3,15 @@
  * a fast-style model (cards, a painting and a one-node ONNX graph in place of weights), and a
  * stand-in for the inference services that answers with a small real PNG.
  */
-import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import { ONNX_INPUT, ONNX_OUTPUT } from '@nst/common';
-import { type ModelCard, finetuneSettingsSchema, type Job } from '@nst/contracts';
+import { finetuneSettingsSchema, type Job } from '@nst/contracts';
 import { identityModel } from '../../../common/test/support/onnxModel.ts';
+import { testCard } from '../../../common/test/support/testCard.ts';
 import { buildGatewayApp, type RegisteredRoute } from '../../src/app.ts';
 import { loadGatewayConfig } from '../../src/config.ts';
 import type { GatewayContext, Inference } from '../../src/context.ts';
@@ -63,18 +63,7 @@ export interface InProcessGateway {
 
 /** An ONNX graph of one Identity node with a fast-style model's interface: the release owner checks it. */
 const WEIGHTS = identityModel([ONNX_INPUT], [ONNX_OUTPUT]);
-const card = (model: string) => (version: string, n: number): ModelCard => ({
-  model,
-  version,
-  version_number: n,
-  parent: null,
-  style: 'wave',
-  licence: 'test',
-  created_at: new Date().toISOString(),
-  source: { kind: 'test' },
-  artefact: { file: `${version}.onnx`, sha256: createHash('sha256').update(WEIGHTS).digest('hex'), bytes: WEIGHTS.length },
-  metrics: {},
-});
+const card = (model: string) => testCard(model, WEIGHTS);
 
 export async function inProcessGateway(): Promise<InProcessGateway> {
   const dir = await mkdtemp(path.join(tmpdir(), 'nst-gw-unit-'));

@@ -3,11 +3,11 @@
  * weights: onnxruntime loads and runs them like any published version, without the data
  * mirror. Each seed gives different weights, so versions are told apart by their output.
  */
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ModelStore, type ModelCard } from '@nst/common';
+import { ModelStore } from '@nst/common';
+import { testCard } from '../../../common/test/support/testCard.ts';
 import { convLayers, exportOnnx, variableShapes, type StyleNetWeights } from '@nst/network';
 
 /** Small deterministic weights (a linear congruential generator): the network's output stays in range. */
@@ -29,18 +29,6 @@ export function madeUpWeights(seed: number): StyleNetWeights {
   return weights;
 }
 
-export const cardFor = (model: string, onnx: Uint8Array) => (version: string, n: number): ModelCard => ({
-  model,
-  version,
-  version_number: n,
-  parent: null,
-  style: 'wave',
-  licence: 'test',
-  created_at: new Date().toISOString(),
-  source: { kind: 'test' },
-  artefact: { file: `${version}.onnx`, sha256: createHash('sha256').update(onnx).digest('hex'), bytes: onnx.byteLength },
-  metrics: {},
-});
 
 export interface TinyModelStore {
   root: string;
@@ -58,7 +46,7 @@ export async function tinyModelStore(): Promise<TinyModelStore> {
     store,
     async publish(model, seed) {
       const onnx = exportOnnx(madeUpWeights(seed));
-      return (await store.addVersion(model, onnx, cardFor(model, onnx))).version;
+      return (await store.addVersion(model, onnx, testCard(model, onnx))).version;
     },
     remove: () => rm(root, { recursive: true, force: true }),
   };
