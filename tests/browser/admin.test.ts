@@ -18,6 +18,7 @@ import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finetuneRequestSchema, type Job } from '@nst/contracts';
 import { getJson, postJson, stylize } from '../support/http.ts';
+import { testJob } from '../support/jobs.ts';
 import { publishVersionFromStyle } from '../support/models.ts';
 import { contentPhoto, type TestStack } from '../support/stack.ts';
 import { startBrowserStack } from '../support/browser.ts';
@@ -222,31 +223,7 @@ describe('operator page against the real stack', () => {
     // The fine-tuning service's answers, stubbed at the browser in the contract's shape.
     const now = Date.now();
     const losses = (totals: number[], steps = totals.map((_, i) => i + 1)) => totals.map((total, i) => ({ step: steps[i]!, total, style: total * 0.7, content: total * 0.2, tv: total * 0.1 }));
-    const job = (over: Partial<Job>): Job => ({
-      id: 'job',
-      model: 'model1',
-      state: 'queued',
-      phase: null,
-      runner: 'local',
-      kubernetes_job: null,
-      retry_of: null,
-      step: 0,
-      steps: 0,
-      loss_history: [],
-      seconds_per_step: null,
-      eta_seconds: null,
-      backend: null,
-      created_at: new Date(now).toISOString(),
-      started_at: null,
-      finished_at: null,
-      result: null,
-      error: null,
-      loss: null,
-      parent_version: 'model1_v1',
-      request: finetuneRequestSchema.parse({ model: 'model1' }),
-      dataset: { images: 8, curated_uploads: 0, base_photos: 8, undecodable: 0 },
-      ...over,
-    });
+    const job = (over: Partial<Job>): Job => testJob({ created_at: new Date(now).toISOString(), request: finetuneRequestSchema.parse({ model: 'model1' }), ...over });
     const jobs = [
       job({ id: 'job-run', state: 'running', step: 120, steps: 400, loss_history: losses([9.1, 7.4, 6.2, 5.9, 5.1, 4.8]), loss: 4.8, eta_seconds: 95, created_at: new Date(now - 60_000).toISOString() }),
       job({

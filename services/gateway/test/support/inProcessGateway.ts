@@ -9,39 +9,16 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import { ONNX_INPUT, ONNX_OUTPUT } from '@nst/common';
-import { finetuneSettingsSchema, type Job } from '@nst/contracts';
 import { identityModel } from '../../../common/test/support/onnxModel.ts';
 import { testCard } from '../../../common/test/support/testCard.ts';
+import { testJob } from '../../../../tests/support/jobs.ts';
 import { buildGatewayApp, type RegisteredRoute } from '../../src/app.ts';
 import { loadGatewayConfig } from '../../src/config.ts';
 import type { GatewayContext, Inference } from '../../src/context.ts';
 import type { FinetuneCalls } from '../../src/finetuneClient.ts';
 
 /** A job as the fine-tuning service sends it, just queued. */
-export const QUEUED_JOB: Job = {
-  id: 'job-1',
-  model: 'model1',
-  state: 'queued',
-  phase: null,
-  runner: 'local',
-  kubernetes_job: null,
-  retry_of: null,
-  step: 0,
-  steps: 10,
-  loss_history: [],
-  seconds_per_step: null,
-  eta_seconds: null,
-  backend: null,
-  created_at: '2026-01-01T00:00:00.000Z',
-  started_at: null,
-  finished_at: null,
-  result: null,
-  error: null,
-  loss: null,
-  parent_version: 'model1_v1',
-  request: finetuneSettingsSchema.parse({ model: 'model1', steps: 10, publish: { mode: 'none' } }),
-  dataset: { images: 8, curated_uploads: 0, base_photos: 8, undecodable: 0 },
-};
+export const QUEUED_JOB = testJob({ id: 'job-1', steps: 10 });
 
 /** Small enough that a test can send a photo over it. */
 export const MAX_UPLOAD_BYTES = 256 * 1024;
