@@ -4,17 +4,17 @@
  * policy, history, the release lock and training-job records; plus what only the file backend has to get right.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileStore, ModelStore, ReleaseOwner, feedbackEntrySchema, type FeedbackEntry, type ModelCard, type PlatformStore } from '../src/index.ts';
+import { FileStore, ModelStore, ReleaseOwner, feedbackEntrySchema, type FeedbackEntry, type PlatformStore } from '../src/index.ts';
 import { PgStore } from '../src/store/pgStore.ts';
 import { ONNX_INPUT, ONNX_OUTPUT } from '../src/onnxInterface.ts';
 import { identityModel } from './support/onnxModel.ts';
+import { testCard } from './support/testCard.ts';
 import { startPostgres, type TestPostgres } from '../../../tests/support/postgres.ts';
 
 let pgServer: TestPostgres;
@@ -78,18 +78,7 @@ async function addVersions(models: ModelStore, model: string, n: number): Promis
   // ONNX models with the fast-style interface: the release owner checks a version before it takes traffic.
   for (let i = 0; i < n; i++) {
     const onnx = identityModel([ONNX_INPUT], [ONNX_OUTPUT], { tag: String(i) });
-    const card = await models.addVersion(model, onnx, (version, num): ModelCard => ({
-      model,
-      version,
-      version_number: num,
-      parent: null,
-      style: 'wave',
-      licence: 'test',
-      created_at: new Date().toISOString(),
-      source: { kind: 'test' },
-      artefact: { file: `${version}.onnx`, sha256: createHash('sha256').update(onnx).digest('hex'), bytes: onnx.byteLength },
-      metrics: {},
-    }));
+    const card = await models.addVersion(model, onnx, testCard(model, onnx));
     out.push(card.version);
   }
   return out;

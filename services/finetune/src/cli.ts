@@ -25,7 +25,7 @@ import { loadFinetuneConfig, type FinetuneConfig } from './config.ts';
 import { FINETUNE_BACKENDS } from './engine/tfBackend.ts';
 import { EnvelopeError, decodeEnvelope } from './jobs/envelope.ts';
 import { writeProgress } from './jobs/jobProgress.ts';
-import type { Job } from './jobs/jobQueue.ts';
+import { newJob, type Job } from './jobs/jobQueue.ts';
 import { prepareJob, type PreparedJob } from './jobs/prepare.ts';
 import { describeIssues } from './jobs/request.ts';
 import { runJob } from './jobs/runJob.ts';
@@ -119,27 +119,7 @@ function settings(env: NodeJS.ProcessEnv, overrides: Record<string, string | und
 /** A job record for a run outside the service's queue (the command line, a Kubernetes Job). */
 function runRecord(id: string, model: string, runner: string): Job<PreparedJob | null> {
   const now = new Date().toISOString();
-  return {
-    id,
-    model,
-    state: 'running',
-    phase: 'preparing data',
-    params: null,
-    runner,
-    kubernetes_job: null,
-    retry_of: null,
-    step: 0,
-    steps: 0,
-    loss_history: [],
-    seconds_per_step: null,
-    eta_seconds: null,
-    backend: null,
-    created_at: now,
-    started_at: now,
-    finished_at: null,
-    result: null,
-    error: null,
-  };
+  return newJob({ id, model, params: null, runner, steps: 0, created_at: now, started_at: now, state: 'running', phase: 'preparing data' });
 }
 
 /** Prepares and runs one request exactly as the service's local runner does. */

@@ -44,6 +44,26 @@ export interface JobQueueOptions<P> {
   onSaveError?: (job: Job<P>, err: Error) => void;
 }
 
+/** A job that has not started: nothing run, nothing measured yet. */
+export function newJob<P>(fields: Pick<Job<P>, 'id' | 'model' | 'params' | 'runner' | 'steps' | 'created_at'> & Partial<Job<P>>): Job<P> {
+  return {
+    state: 'queued',
+    phase: null,
+    kubernetes_job: null,
+    retry_of: null,
+    step: 0,
+    loss_history: [],
+    seconds_per_step: null,
+    eta_seconds: null,
+    backend: null,
+    started_at: null,
+    finished_at: null,
+    result: null,
+    error: null,
+    ...fields,
+  };
+}
+
 export class JobQueue<P> {
   private readonly jobs = new Map<string, Job<P>>();
   private readonly waiting: Job<P>[] = [];
@@ -70,27 +90,7 @@ export class JobQueue<P> {
     if (this.running && this.waiting.length >= this.opts.maxQueued) {
       throw new QueueFullError(`${this.waiting.length} jobs are already waiting`);
     }
-    const job: Job<P> = {
-      id: randomUUID(),
-      model,
-      state: 'queued',
-      phase: null,
-      params,
-      runner: this.opts.runner,
-      kubernetes_job: null,
-      retry_of: extra.retry_of ?? null,
-      step: 0,
-      steps,
-      loss_history: [],
-      seconds_per_step: null,
-      eta_seconds: null,
-      backend: null,
-      created_at: this.createdAt(),
-      started_at: null,
-      finished_at: null,
-      result: null,
-      error: null,
-    };
+    const job = newJob({ id: randomUUID(), model, params, runner: this.opts.runner, steps, created_at: this.createdAt(), retry_of: extra.retry_of ?? null });
     this.jobs.set(job.id, job);
     this.waiting.push(job);
     this.changed(job);
