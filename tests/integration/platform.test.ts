@@ -100,7 +100,10 @@ describe('feedback', () => {
       ),
     );
     expect(posts.map((p) => p.status)).toEqual(Array(40).fill(201));
-    expect(posts[0]!.body).toEqual({ status: 'recorded', version: 'model3_v1' });
+    // One rating per output and client: whichever the gateway took first is recorded, each later one replaces it.
+    const answers = posts.map((p) => p.body as { status: string; version: string });
+    expect(answers.filter((a) => a.status === 'recorded')).toEqual([{ status: 'recorded', version: 'model3_v1' }]);
+    expect(answers.filter((a) => a.status !== 'recorded')).toEqual(Array(39).fill({ status: 'replaced', version: 'model3_v1' }));
     const lines = (await readFile(path.join(s.storageDir, 'feedback.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
     const ours = lines.filter((l) => l.output_image_filename === base.output_image_filename);
     expect(ours).toHaveLength(40);
